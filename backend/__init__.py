@@ -1,0 +1,1 @@
+"""tier0: a support inbox becomes classified, routed and measured tickets in Postgres."""

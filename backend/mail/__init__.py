@@ -1,0 +1,1 @@
+"""Email intake: sources, MIME parsing, reply extraction, automated-mail detection, threading."""
