@@ -106,6 +106,12 @@ class Policy(_Strict):
     business_hours: dict[str, Any]
     sla: dict[str, Any]
     triage: TriageRules
+    # Sections owned by later capabilities; each capability validates its own section with its own
+    # model when it loads (Linear mapping, notifications, Tier-0 auto-send, knowledge base).
+    linear: dict[str, Any] = Field(default_factory=dict)
+    notifications: dict[str, Any] = Field(default_factory=dict)
+    auto_send: dict[str, Any] = Field(default_factory=dict)
+    kb: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("product_areas", "categories", "routes", "integrations")
     @classmethod
