@@ -96,6 +96,25 @@ def newest_ingested_at(conn: psycopg.Connection, mailbox: str) -> datetime | Non
     return row[0] if row else None
 
 
+def _verdict(
+    newest_in_mailbox: datetime | None,
+    ingested: datetime | None,
+    window_start: datetime | None,
+    *,
+    max_lag: timedelta,
+    now: datetime,
+) -> tuple[timedelta | None, bool]:
+    """(how far the mailbox is ahead of us, is it stale) — see the module docstring."""
+    baseline = max((moment for moment in (ingested, window_start) if moment is not None), default=None)
+    if newest_in_mailbox is None:
+        return (timedelta(0) if baseline is not None else None), False
+    waited_too_long = now - newest_in_mailbox > max_lag
+    if baseline is None:
+        return None, waited_too_long
+    ahead = newest_in_mailbox - baseline
+    return max(ahead, timedelta(0)), ahead > timedelta(0) and waited_too_long
+
+
 def check_freshness(
     conn: psycopg.Connection,
     mailbox: str,
@@ -110,24 +129,13 @@ def check_freshness(
     if max_lag < timedelta(0):
         raise ValueError("max_lag cannot be negative")
 
-    ingested = newest_ingested_at(conn, mailbox)
-    window_row = conn.execute(
-        "select full_sync_window_start_at from mail_sync_state where mailbox = %s", (mailbox,)
-    ).fetchone()
-    window_start: datetime | None = window_row[0] if window_row else None
-    baseline = max((moment for moment in (ingested, window_start) if moment is not None), default=None)
-
-    lag: timedelta | None
-    if newest_in_mailbox is None:
-        lag, is_stale = (timedelta(0) if baseline is not None else None), False
-    elif baseline is None:
-        lag, is_stale = None, now - newest_in_mailbox > max_lag
-    else:
-        ahead = newest_in_mailbox - baseline
-        lag = max(ahead, timedelta(0))
-        is_stale = ahead > timedelta(0) and now - newest_in_mailbox > max_lag
-
-    with conn.transaction():
+    with conn.transaction():  # one snapshot, one write; a savepoint inside the caller's transaction
+        ingested = newest_ingested_at(conn, mailbox)
+        window_row = conn.execute(
+            "select full_sync_window_start_at from mail_sync_state where mailbox = %s", (mailbox,)
+        ).fetchone()
+        window_start: datetime | None = window_row[0] if window_row else None
+        lag, is_stale = _verdict(newest_in_mailbox, ingested, window_start, max_lag=max_lag, now=now)
         row = conn.execute(
             "insert into mail_freshness_checks (mailbox, checked_at, newest_in_mailbox_at, newest_ingested_at, "
             "full_sync_window_start_at, lag_seconds, max_lag_seconds, is_stale) "

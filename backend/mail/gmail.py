@@ -28,8 +28,8 @@ and storage ignores them on (mailbox, source_id). A message is never skipped; at
 Failures:
 - Ours (raise `GmailSyncError`, so the Prefect task retries and alerts): every 4xx other than the
   ones below, 429 / 5xx / 403 rateLimitExceeded / userRateLimitExceeded once the bounded retries
-  with exponential backoff are used up (Gmail API "Resolve errors" guide), a `raw` field that is
-  not base64url.
+  with exponential backoff are used up (Gmail API "Resolve errors" guide), likewise timeouts and
+  dropped connections, a `raw` field that is not base64url.
 - Not failures (counted in `SyncReport`, logged, and moved on): a message deleted between listing
   and fetching (404 on messages.get), drafts / spam / trash and messages outside the label.
 Mail content is never parsed here, so the sender cannot make this module fail.
@@ -42,12 +42,14 @@ import binascii
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import httplib2
 from googleapiclient.errors import HttpError
 
 from backend.mail.sources import SourceMessage
@@ -62,6 +64,8 @@ _PAGE_SIZE = 500
 _EXCLUDED_LABEL_IDS = frozenset({"DRAFT", "SPAM", "TRASH"})
 # 403s that mean "slow down", not "forbidden" (Gmail API guide "Resolve errors").
 _RETRYABLE_403_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# Network failures worth another attempt (the same set googleapiclient's own retry loop treats as transient).
+_TRANSIENT_NETWORK_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError, httplib2.ServerNotFoundError)
 # A resync starts this long before the newest message we saw: `after:` is matched by Gmail, which
 # may use a date other than internalDate, and a day of overlap costs only de-duplicated re-reads.
 _RESYNC_OVERLAP = timedelta(days=1)
@@ -186,7 +190,7 @@ class _Caller:
                         f"{described}: still failing after {attempt} attempts", status=status, reasons=reasons
                     ) from error
                 delay = self.retry.delay_seconds(attempt, _retry_after_seconds(error))
-            except (TimeoutError, ConnectionError) as error:
+            except _TRANSIENT_NETWORK_ERRORS as error:
                 described = f"{method}: {type(error).__name__}"
                 if attempt == self.retry.max_attempts:
                     raise GmailSyncError(f"{described}: still failing after {attempt} attempts") from error

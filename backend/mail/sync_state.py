@@ -1,9 +1,10 @@
 """Where a mailbox source is up to: one `mail_sync_state` row per mailbox (sql/migrations/005).
 
-`SyncStateStore` reads and writes that row on the caller's connection and never commits by itself:
-`save` runs inside `conn.transaction()`, which is a savepoint when the caller already has a
-transaction open. So the pipeline can store a batch of messages and the checkpoint that covers them
-in one transaction, and a crash loses both or neither.
+`SyncStateStore` reads and writes that row on the caller's connection. Every statement runs inside
+`conn.transaction()`: a savepoint when the caller already has a transaction open (then nothing is
+committed until the caller commits, so the pipeline can store messages and the checkpoint that
+covers them in one transaction, and a crash loses both or neither), and a short transaction of its
+own otherwise (so a read never leaves an implicit transaction open around the caller's later work).
 
 Every failure here is ours (the database): psycopg errors propagate.
 """
@@ -53,10 +54,11 @@ class SyncStateStore:
 
     def load(self) -> SyncState:
         """The stored state, or an empty one (never synced) when the mailbox has no row."""
-        row = self.conn.execute(
-            f"select {', '.join(_COLUMNS)} from mail_sync_state where mailbox = %s",
-            (self.mailbox,),
-        ).fetchone()
+        with self.conn.transaction():
+            row = self.conn.execute(
+                f"select {', '.join(_COLUMNS)} from mail_sync_state where mailbox = %s",
+                (self.mailbox,),
+            ).fetchone()
         if row is None:
             return SyncState(mailbox=self.mailbox)
         values = dict(zip(_COLUMNS, row, strict=True))
@@ -85,8 +87,9 @@ class SyncStateStore:
         wanted = list(dict.fromkeys(source_ids))
         if not wanted:
             return set()
-        rows = self.conn.execute(
-            "select source_id from messages where mailbox = %s and source_id = any(%s)",
-            (self.mailbox, wanted),
-        ).fetchall()
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                "select source_id from messages where mailbox = %s and source_id = any(%s)",
+                (self.mailbox, wanted),
+            ).fetchall()
         return {str(row[0]) for row in rows}
