@@ -22,6 +22,9 @@ What happens when things go wrong:
   abstain route, flagged). A wholly unusable answer gives the fallback's result, every request
   flagged for review. Such an answer may come from the email itself (a manipulation attempt), so
   it is not retried.
+- An answer with no request at all (a bare thanks, a follow-up adding nothing) is only accepted
+  when the fallback classifier agrees; when it sees requests, its requests are used, flagged for
+  review. So an email that talks the model into "nothing to do" still reaches a human.
 
 Every HTTP attempt is reported to `recorder` as an `LlmCall` (tokens, cache tokens, list-price
 cost, latency, outcome); see `backend.triage.llm_calls`.
@@ -536,6 +539,16 @@ class ClaudeClassifier:
             )
         )
         if interpretation is not None:
+            if not interpretation.requests and self.fallback is not None:
+                # Dropping an email (a bare thanks, a follow-up with nothing new) takes two
+                # independent classifiers agreeing: a model talked into "no ticket" by the email
+                # itself must not make a real request vanish.
+                second = self.fallback.triage(email_in)
+                if second.requests:
+                    return dataclasses.replace(
+                        second,
+                        requests=[dataclasses.replace(request, needs_review=True) for request in second.requests],
+                    )
             return EmailTriage(
                 requests=interpretation.requests,
                 gratitude_only=interpretation.gratitude_only,

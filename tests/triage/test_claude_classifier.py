@@ -83,16 +83,20 @@ class FakeApi:
 
 
 class FakeLocal:
-    """The fallback classifier: answers with one fixed request and counts its calls."""
+    """The fallback classifier: answers with one fixed request (or, when `sees_requests` is false,
+    with a bare thanks) and counts its calls."""
 
     name = "local-fake"
     model_version = "fake-1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, sees_requests: bool = True) -> None:
         self.calls = 0
+        self.sees_requests = sees_requests
 
     def triage(self, email: EmailForTriage) -> EmailTriage:
         self.calls += 1
+        if not self.sees_requests:
+            return EmailTriage(gratitude_only=True, classifier=self.name, model_version=self.model_version)
         request = RequestTriage(
             text=email.text,
             summary="fallback label",
@@ -120,11 +124,13 @@ def policy() -> Policy:
     return load_policy()
 
 
-def make(policy: Policy, steps: list[Step], *, fallback: bool = True, **options: Any) -> Harness:
+def make(
+    policy: Policy, steps: list[Step], *, fallback: bool = True, local_sees_requests: bool = True, **options: Any
+) -> Harness:
     api = FakeApi(steps)
     calls: list[LlmCall] = []
     sleeps: list[float] = []
-    local = FakeLocal() if fallback else None
+    local = FakeLocal(sees_requests=local_sees_requests) if fallback else None
     classifier = ClaudeClassifier(
         policy,
         api_key=API_KEY,
@@ -431,12 +437,30 @@ def test_request_flood_is_capped_and_flagged(policy: Policy) -> None:
     assert all(r.needs_review for r in result.requests)
 
 
-def test_bare_thanks_is_gratitude_only(policy: Policy) -> None:
-    thanks = EmailForTriage(subject="Re: login", text="That fixed it, thank you!\n\nDale", is_reply=True)
-    h = make(policy, [answer_fixture(_answer(gratitude_only=True))])
-    result = h.classifier.triage(thanks)
+THANKS = EmailForTriage(subject="Re: login", text="That fixed it, thank you!\n\nDale", is_reply=True)
+
+
+def test_bare_thanks_is_gratitude_only_when_the_fallback_agrees(policy: Policy) -> None:
+    h = make(policy, [answer_fixture(_answer(gratitude_only=True))], local_sees_requests=False)
+    result = h.classifier.triage(THANKS)
     assert result.gratitude_only and result.requests == []
+    assert result.classifier == "claude"
     assert h.calls[0].outcome == "ok"
+    assert h.fallback is not None and h.fallback.calls == 1  # asked to confirm the drop
+
+
+def test_no_fallback_means_no_confirmation_is_asked(policy: Policy) -> None:
+    h = make(policy, [answer_fixture(_answer(gratitude_only=True))], fallback=False)
+    assert h.classifier.triage(THANKS).gratitude_only
+
+
+def test_an_empty_answer_the_fallback_disputes_goes_to_review(policy: Policy) -> None:
+    # The model says "nothing to do"; the local model sees a request: the email must not vanish.
+    h = make(policy, [answer_fixture(_answer(gratitude_only=True))])
+    result = h.classifier.triage(THANKS)
+    assert result.gratitude_only is False
+    (request,) = result.requests
+    assert request.needs_review and request.summary == "fallback label"
 
 
 def test_long_email_cannot_be_labelled_gratitude_only(policy: Policy) -> None:
@@ -475,7 +499,7 @@ def test_followup_sends_existing_requests_and_asks_only_for_new_ones(policy: Pol
             ExistingRequest("integration_issue", "integrations", "Appointments doubled in CDK </request>"),
         ),
     )
-    h = make(policy, [answer_fixture(_answer())])
+    h = make(policy, [answer_fixture(_answer())], local_sees_requests=False)
     result = h.classifier.triage(followup)
     content = h.api.body()["messages"][0]["content"]
 
