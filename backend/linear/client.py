@@ -6,7 +6,7 @@ returns typed results (frozen dataclasses), and turns every vendor failure into 
 retry 429s, 5xx and timeouts, never a request Linear rejected as wrong.
 
 Authentication: a personal API key goes in `Authorization` as is, with no `Bearer` prefix
-(https://linear.app/developers/graphql#personal-api-keys).
+(https://linear.app/developers/graphql).
 
 Rate limits (https://linear.app/developers/rate-limiting): Linear meters requests and query
 complexity per user with leaky buckets and reports both on every response in
@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from backend.linear import documents
+from backend.linear.config import LinearSecrets
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,14 @@ class LinearClient:
         self.requests_sent = 0
         self._teams: dict[str, LinearTeam] = {}
         self._labels: dict[tuple[str, str], str | None] = {}
+
+    @classmethod
+    def from_env(cls, secrets: LinearSecrets | None = None, **options: Any) -> LinearClient:
+        """A client with the API key from the environment (`LINEAR_API_KEY`); `options` as above."""
+        key = (secrets or LinearSecrets()).api_key
+        if key is None or not key.get_secret_value():
+            raise ValueError("LINEAR_API_KEY is not set: Linear delivery needs a personal API key")
+        return cls(key.get_secret_value(), **options)
 
     def close(self) -> None:
         if self._owns_http:

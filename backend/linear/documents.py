@@ -23,7 +23,7 @@ fragment Tier0IssueFields on Issue {
 """
 
 # Creating an issue; `input.id` carries the UUID we chose so a retry can find it again.
-# https://linear.app/developers/graphql#creating-and-editing-issues
+# https://linear.app/developers/graphql (creating issues)
 ISSUE_CREATE = (
     """
 mutation Tier0IssueCreate($input: IssueCreateInput!) {
@@ -111,7 +111,7 @@ query Tier0LabelsByName($filter: IssueLabelFilter!, $first: Int!) {
 """
 
 # Who the API key acts as: its comments are ours, not to be mirrored back.
-# https://linear.app/developers/graphql#queries-and-mutations
+# https://linear.app/developers/graphql
 VIEWER = """
 query Tier0Viewer {
   viewer { id name }

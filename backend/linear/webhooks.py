@@ -4,7 +4,8 @@
 exact body bytes with HMAC-SHA256 and sends the lowercase hex digest; the body carries
 `webhookTimestamp` (epoch ms) and Linear asks receivers to refuse a delivery more than a minute
 from their clock, which stops an old, captured delivery from being replayed
-(https://linear.app/developers/webhooks#securing-webhooks). The signature is checked first, in
+(https://linear.app/developers/webhooks; the SDK helper at
+https://linear.app/developers/sdk-webhooks does the same). The signature is checked first, in
 constant time (`hmac.compare_digest`), before the body is parsed, so unauthenticated bytes are
 never interpreted.
 
@@ -258,7 +259,7 @@ def _issue_update(
     conn: psycopg.Connection, key: str, payload: Mapping[str, Any], data: Mapping[str, Any]
 ) -> WebhookOutcome:
     # `updatedFrom` holds the previous values of the fields that changed; a state change shows
-    # up as its `stateId` (https://linear.app/developers/webhooks#the-webhook-payload).
+    # up as its `stateId` (https://linear.app/developers/webhooks).
     updated_from = payload.get("updatedFrom")
     if not isinstance(updated_from, Mapping) or "stateId" not in updated_from:
         return WebhookOutcome(key, "ignored", reason="issue update without a state change")

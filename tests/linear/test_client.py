@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from backend.linear.client import IssueDraft, LinearClient, LinearError, LinearIssue
+from backend.linear.config import LinearSecrets
 from backend.linear.outbox import linear_issue_id_for
 from tests.linear.conftest import FakeClock
 from tests.linear.fake_linear import API_KEY, FakeLinear, Fault, rate_limited_error
@@ -262,3 +263,12 @@ def test_a_response_without_the_fields_asked_for_is_a_linear_error() -> None:
 def test_an_api_key_is_required() -> None:
     with pytest.raises(ValueError, match="LINEAR_API_KEY"):
         LinearClient("")
+
+
+def test_the_api_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, fake: FakeLinear) -> None:
+    monkeypatch.setenv("LINEAR_API_KEY", API_KEY)
+    with LinearClient.from_env(http_client=httpx.Client(transport=fake.transport())) as linear:
+        assert linear.viewer().name == "tier0 bot"
+    monkeypatch.delenv("LINEAR_API_KEY")
+    with pytest.raises(ValueError, match="LINEAR_API_KEY"):
+        LinearClient.from_env(LinearSecrets(_env_file=None))  # type: ignore[call-arg]

@@ -341,3 +341,13 @@ def test_limit_bounds_one_run(
     assert _deliver(db, client, linear_config, limit=2).created == 2
     assert _deliver(db, client, linear_config, limit=2).created == 1
     assert len(fake.issues) == 3 and fake.schema_errors == []
+    # Request budget (Linear allows an API key 2,500 requests an hour): team and labels are looked
+    # up once per client, then each issue costs 4 requests (2 checks, create, link).
+    assert dict(fake.calls) == {
+        "Tier0AttachmentsForUrl": 3,
+        "Tier0IssueById": 3,
+        "Tier0Teams": 1,
+        "Tier0LabelsByName": 1,
+        "Tier0IssueCreate": 3,
+        "Tier0AttachmentCreate": 3,
+    }
