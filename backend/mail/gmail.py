@@ -98,11 +98,11 @@ class RetryPolicy:
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 64.0
     jitter_seconds: float = 1.0
-    random: Callable[[], float] = random.random
+    rng: Callable[[], float] = random.random
 
     def delay_seconds(self, attempt: int, retry_after_seconds: float | None = None) -> float:
         delay = min(self.base_delay_seconds * 2 ** (attempt - 1), self.max_delay_seconds)
-        delay += self.jitter_seconds * self.random()
+        delay += self.jitter_seconds * self.rng()
         if retry_after_seconds is not None:
             delay = max(delay, min(retry_after_seconds, self.max_delay_seconds))
         return delay

@@ -77,7 +77,7 @@ def test_retries_are_bounded_and_then_raise(
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    policy = RetryPolicy(base_delay_seconds=1.0, max_delay_seconds=10.0, jitter_seconds=0.5, random=lambda: 0.5)
+    policy = RetryPolicy(base_delay_seconds=1.0, max_delay_seconds=10.0, jitter_seconds=0.5, rng=lambda: 0.5)
     assert [policy.delay_seconds(attempt) for attempt in (1, 2, 3, 4, 5)] == [1.25, 2.25, 4.25, 8.25, 10.25]
 
 
