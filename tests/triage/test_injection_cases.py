@@ -289,7 +289,8 @@ def local_classifier(policy: Policy) -> Any:
         module = importlib.import_module("backend.triage.local")
     except ImportError:
         pytest.skip("backend.triage.local (the local classifier) is not written yet")
-    for factory_name in ("load_local_classifier", "default_local_classifier", "default_classifier"):
+    # backend.pipeline.classifiers builds the local classifier with load_default_classifier(policy).
+    for factory_name in ("load_default_classifier", "load_local_classifier"):
         factory: Callable[..., Any] | None = getattr(module, factory_name, None)
         if factory is not None:
             try:
@@ -297,8 +298,8 @@ def local_classifier(policy: Policy) -> Any:
             except FileNotFoundError as error:
                 pytest.skip(f"the local model is not trained here: {error}")
     pytest.skip(
-        "backend.triage.local exposes none of load_local_classifier / default_local_classifier / "
-        "default_classifier(policy): adapt local_classifier() in this test"
+        "backend.triage.local exposes neither load_default_classifier(policy) nor "
+        "load_local_classifier(policy): adapt local_classifier() in this test"
     )
 
 
