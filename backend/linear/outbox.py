@@ -28,7 +28,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -100,6 +100,7 @@ class DeliveryResult:
     identifier: str | None = None
     url: str | None = None
     error: str | None = None
+    rate_limited: bool = False
 
 
 @dataclass
@@ -166,9 +167,14 @@ def deliver_linear_outbox(
     report = DeliveryReport()
     for outbox_id in due:
         result = _deliver_one(conn, client, outbox_id, base_url=base_url, config=config, now=now, checkpoint=checkpoint)
-        if result is not None:
-            report.results.append(result)
-            logger.info("linear outbox %s (ticket %s): %s", outbox_id, result.ticket_id, result.outcome)
+        if result is None:
+            continue
+        report.results.append(result)
+        logger.info("linear outbox %s (ticket %s): %s", outbox_id, result.ticket_id, result.outcome)
+        if result.rate_limited:
+            # Every further row would hit the same empty bucket: leave them for the next run
+            # rather than spend their attempts.
+            break
     return report
 
 
@@ -225,7 +231,8 @@ def _deliver_one(
         retry_in: float | None = None
         if error.retryable and attempts_now < config.delivery.max_attempts:
             retry_in = max(error.retry_after or 0.0, config.delivery.retry_delay_seconds(attempts_now))
-        return _record_failure(conn, outbox_id, ticket_id, attempts, str(error), retry_in=retry_in, now=now)
+        result = _record_failure(conn, outbox_id, ticket_id, attempts, str(error), retry_in=retry_in, now=now)
+        return replace(result, rate_limited=error.is_rate_limited)
 
 
 def _record_failure(

@@ -296,6 +296,20 @@ def test_rate_limit_exhausted_reschedules_no_sooner_than_linear_asked(
     assert fake.issues == {}
 
 
+def test_a_rate_limit_stops_the_run_and_leaves_the_other_rows_untouched(
+    db: psycopg.Connection, client: LinearClient, fake: FakeLinear, linear_config: LinearConfig
+) -> None:
+    make_account(db)
+    tickets = [make_ticket(db, summary=f"Issue {n}", created_at=NOW - timedelta(hours=n)) for n in range(3)]
+    for ticket_id in tickets:
+        enqueue_linear_issue(db, ticket_id)
+    fake.fail_next("Tier0AttachmentsForUrl", Fault(status=429, body=b"", headers={"Retry-After": "600"}))
+    report = _deliver(db, client, linear_config)
+    assert [(r.outcome, r.rate_limited) for r in report.results] == [("retry", True)]
+    attempts = sorted(_outbox(db, ticket_id)[1] for ticket_id in tickets)
+    assert attempts == [0, 0, 1] and fake.calls["Tier0AttachmentsForUrl"] == 1
+
+
 def test_a_request_linear_refuses_fails_the_row_at_once(
     db: psycopg.Connection, ticket: int, client: LinearClient, fake: FakeLinear, linear_config: LinearConfig
 ) -> None:
