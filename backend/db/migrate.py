@@ -75,8 +75,7 @@ def upgrade(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[
         if migration.version in done:
             if done[migration.version] != migration.checksum:
                 raise MigrationError(
-                    f"migration {migration.path.name} was edited after it was applied; "
-                    "add a new migration instead"
+                    f"migration {migration.path.name} was edited after it was applied; add a new migration instead"
                 )
             continue
         try:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.paths import DEFAULT_POLICY_PATH
+from backend.sla.config import BusinessHoursConfig, SlaConfig
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -93,6 +94,11 @@ class TriageRules(_Strict):
     abstain_route: str
 
 
+class ThreadingRules(_Strict):
+    reopen_within_days: int = Field(ge=0)
+    subject_fallback_days: int = Field(ge=0)
+
+
 class Policy(_Strict):
     version: int
     product_areas: dict[str, str]
@@ -103,9 +109,10 @@ class Policy(_Strict):
     categories: dict[str, CategoryRule]
     not_actionable_kinds: list[str]
     priority: PriorityRules
-    business_hours: dict[str, Any]
-    sla: dict[str, Any]
+    business_hours: BusinessHoursConfig
+    sla: SlaConfig
     triage: TriageRules
+    threading: ThreadingRules
     # Sections owned by later capabilities; each capability validates its own section with its own
     # model when it loads (Linear mapping, notifications, Tier-0 auto-send, knowledge base).
     linear: dict[str, Any] = Field(default_factory=dict)
@@ -152,6 +159,8 @@ class Policy(_Strict):
         for name in self.priority.never_lower:
             if name not in self.categories:
                 errors.append(f"priority.never_lower: unknown category {name!r}")
+        if sorted(self.sla.targets) != sorted(self.priority.levels):
+            errors.append(f"sla.targets: must define exactly {self.priority.levels}, got {sorted(self.sla.targets)}")
         if self.triage.abstain_route not in self.routes:
             errors.append(f"triage.abstain_route: unknown route {self.triage.abstain_route!r}")
         if errors:

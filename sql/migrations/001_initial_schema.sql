@@ -38,12 +38,15 @@ create table conversations (
     conversation_id bigint generated always as identity primary key,
     account_id text references accounts (account_id),
     subject text not null default '',
+    subject_key text not null default '',  -- the subject without Re:/Fwd: prefixes, lowercased
     -- Message-ID of the first customer message: the ticket a follow-up updates.
     root_message_id text,
     gmail_thread_id text,
     created_at timestamptz not null,
     last_message_at timestamptz not null
 );
+
+create index conversations_subject_key on conversations (subject_key, last_message_at);
 
 create table messages (
     message_pk bigint generated always as identity primary key,
@@ -53,6 +56,9 @@ create table messages (
     raw_sha256 text not null,
     size_bytes integer not null,
     ingested_at timestamptz not null default now(),
+    source_label text,                -- a human-readable name (the file name) for reports
+    thread_hint text,                 -- e.g. the Gmail thread id: a threading hint, never proof
+    source_received_at timestamptz,   -- when the mailbox received it, if the source says
     direction text not null default 'inbound' check (direction in ('inbound', 'outbound')),
     -- Filled by processing:
     message_id text,                  -- the Message-ID header, angle brackets kept

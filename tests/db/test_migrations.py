@@ -14,9 +14,7 @@ def _write(directory: Path, name: str, sql: str) -> None:
 
 
 def _tables(conn: psycopg.Connection) -> set[str]:
-    rows = conn.execute(
-        "select table_name from information_schema.tables where table_schema = 'public'"
-    ).fetchall()
+    rows = conn.execute("select table_name from information_schema.tables where table_schema = 'public'").fetchall()
     return {row[0] for row in rows}
 
 

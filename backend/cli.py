@@ -1,0 +1,219 @@
+"""`tier0`: the command line. Every command is a thin wrapper around a function in `backend/`;
+the Prefect flows and the approval API call the same functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from backend.paths import SAMPLE_DATA_DIR
+
+app = typer.Typer(help="tier0: a support inbox becomes classified, routed, measured tickets.", no_args_is_help=True)
+db_app = typer.Typer(help="Database: migrations and views.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Customer accounts from the CRM.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure triage quality.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(eval_app, name="eval")
+sla_app = typer.Typer(help="SLA clocks in business hours.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
+
+DEMO_MAILBOX = SAMPLE_DATA_DIR / "demo-mailbox"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+
+
+def _connect():  # type: ignore[no-untyped-def]
+    from backend.db.server import connect
+
+    return connect(autocommit=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (sql/migrations) and recreate the views (sql/views)."""
+    from backend.db.schema import upgrade_database
+
+    with _connect() as conn:
+        result = upgrade_database(conn)
+    applied = ", ".join(result.applied_migrations) or "none (already up to date)"
+    typer.echo(f"migrations applied: {applied}")
+    typer.echo(f"views: {len(result.views)} recreated")
+
+
+@accounts_app.command("import")
+def accounts_import(file: Annotated[Path, typer.Argument(help="CSV in the format of accounts.csv")]) -> None:
+    """Import (upsert) customer accounts from a CRM CSV export."""
+    from backend.accounts.importer import AccountImportError, import_accounts
+    from backend.db.schema import upgrade_database
+
+    with _connect() as conn:
+        upgrade_database(conn)
+        try:
+            report = import_accounts(conn, file)
+        except AccountImportError as error:
+            _fail(f"accounts import refused: {error}")
+            return
+    typer.echo(
+        f"accounts: {report.accounts} ({report.inserted} new, {report.updated} updated), {report.domains} domains"
+    )
+
+
+@app.command("ingest")
+def ingest(
+    path: Annotated[Path, typer.Argument(help="a folder of .eml files or an mbox file")],
+    mailbox: Annotated[str | None, typer.Option(help="mailbox name (default: TIER0_MAILBOX)")] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="use the local model even if ANTHROPIC_API_KEY is set")
+    ] = False,
+) -> None:
+    """Store every email of PATH (idempotent) and turn each unprocessed one into tickets."""
+    from backend.db.schema import upgrade_database
+    from backend.mail.sources import SourceError, source_for_path
+    from backend.pipeline.classifiers import default_classifier
+    from backend.pipeline.process import PipelineConfig
+    from backend.pipeline.run import run_intake
+    from backend.policy.model import load_policy
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    policy = load_policy(settings.policy_path)
+    try:
+        source = source_for_path(path)
+    except SourceError as error:
+        _fail(str(error))
+        return
+    config = PipelineConfig(
+        policy, default_classifier(policy, prefer_local=local), own_addresses=frozenset({settings.mailbox.lower()})
+    )
+    with _connect() as conn:
+        upgrade_database(conn)
+        report = run_intake(conn, source, mailbox or settings.mailbox, config)
+    typer.echo(
+        f"stored {report.store.stored} new of {report.store.seen} emails; processed {report.process.processed}: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.process.outcomes.items()))
+        + f"; tickets created {report.process.tickets_created}"
+    )
+    if report.process.internal_errors:
+        _fail(f"{report.process.internal_errors} email(s) failed with an internal error; see fct_messages")
+
+
+@app.command("funnel")
+def funnel() -> None:
+    """Print the funnel from the SQL views."""
+    from backend.reporting.funnel import funnel_summary, render_funnel
+
+    with _connect() as conn:
+        typer.echo(render_funnel(funnel_summary(conn)))
+
+
+@app.command("triage")
+def triage(
+    path: Annotated[Path, typer.Argument(help="a folder of .eml files (file-name order) or an mbox file")],
+    accounts: Annotated[Path | None, typer.Option(help="accounts CSV (format of accounts.csv)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per input email")] = False,
+) -> None:
+    """Run the whole pipeline over PATH on a fresh temporary database (nothing persists)."""
+    from backend.pipeline.oneshot import triage_path
+
+    try:
+        results = triage_path(path, accounts_csv=accounts)
+    except Exception as error:  # a clear message for bad input, not a traceback
+        _fail(f"triage failed: {error}")
+        return
+    from backend.pipeline.results import contract_view
+
+    for result in results:
+        if as_json:
+            _print_json(contract_view(result))
+        else:
+            tickets = "; ".join(
+                f"{t['category']}/{t['product_area']} {t['priority']} tier {t['tier']} {t['route']}"
+                for t in result["tickets"]
+            )
+            typer.echo(f"{result['file']}: {result['kind']} {tickets}")
+
+
+@eval_app.command("triage")
+def eval_triage(
+    mailbox: Annotated[Path, typer.Option(help="folder with mail/, labels.jsonl, accounts.csv")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+) -> None:
+    """Run the pipeline over a labelled mailbox and compare with its labels."""
+    from backend.evaluation.triage_eval import evaluate_mailbox, render_report
+
+    report = evaluate_mailbox(mailbox)
+    if as_json:
+        _print_json(report)
+    else:
+        typer.echo(render_report(report))
+
+
+@sla_app.command("due")
+def sla_due(
+    priority: Annotated[str, typer.Option(help="P1..P4")],
+    created: Annotated[str, typer.Option(help="ISO-8601 instant with offset, e.g. 2026-11-25T16:30:00-06:00")],
+    timezone: Annotated[str | None, typer.Option(help="IANA timezone of the customer (default: the policy's)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """When a new ticket is due for first response and resolution under the policy's calendar."""
+    from backend.settings import get_settings
+    from backend.sla.command import SlaInputError, sla_due_json
+
+    try:
+        result = sla_due_json(priority, created, timezone, get_settings().policy_path)
+    except SlaInputError as error:
+        _fail(str(error), code=2)
+        return
+    if as_json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key}: {value}")
+
+
+@app.command("parse")
+def parse(
+    path: Annotated[Path, typer.Argument(help=".eml file, bare .txt/.html body, or a folder of them")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per file")] = False,
+) -> None:
+    """Parse mail: the new text of each message, its signature, quoted history, attachments, kind."""
+    from backend.mail.parse_command import parse_path
+
+    if not path.exists():
+        _fail(f"no such file or folder: {path}")
+    for result in parse_path(path):
+        if as_json:
+            _print_json(result)
+        else:
+            typer.echo(f"== {result['file']} ({result['kind']}, {result.get('language')})")
+            typer.echo(result.get("reply_text") or "")
+
+
+@app.command("demo")
+def demo() -> None:
+    """Import the sample accounts, ingest the sample mailbox into the embedded Postgres, print the funnel."""
+    from backend.demo import run_demo
+
+    run_demo(DEMO_MAILBOX, echo=typer.echo)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""`tier0 demo`: the product end to end on the embedded defaults: real embedded Postgres, the local
+model, the sample mailbox shipped in the repo. Re-running it is safe: storing is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from backend.accounts.importer import import_accounts
+from backend.db.schema import upgrade_database
+from backend.db.server import connect
+from backend.mail.sources import EmlFolderSource
+from backend.pipeline.classifiers import default_classifier
+from backend.pipeline.process import PipelineConfig
+from backend.pipeline.run import run_intake
+from backend.policy.model import load_policy
+from backend.reporting.funnel import funnel_summary, render_funnel
+from backend.settings import get_settings
+
+DEMO_MAILBOX_NAME = "demo@pam.example"
+
+
+def run_demo(mailbox_dir: Path, *, echo: Callable[[str], None] = print) -> None:
+    settings = get_settings()
+    policy = load_policy(settings.policy_path)
+    classifier = default_classifier(policy, prefer_local=True)
+    config = PipelineConfig(policy, classifier, own_addresses=frozenset({settings.mailbox.lower()}))
+    where = settings.database_url or f"embedded Postgres in {settings.data_dir / 'pgdata'}"
+    echo(f"Database: {where}")
+    with connect(autocommit=True) as conn:
+        upgrade = upgrade_database(conn)
+        echo(f"Schema: {len(upgrade.applied_migrations)} migration(s) applied, {len(upgrade.views)} views")
+        accounts = import_accounts(conn, mailbox_dir / "accounts.csv")
+        echo(f"Accounts: {accounts.accounts} imported ({accounts.inserted} new)")
+        echo(f"Classifier: {classifier.name} {classifier.model_version}")
+        report = run_intake(conn, EmlFolderSource(mailbox_dir / "mail"), DEMO_MAILBOX_NAME, config)
+        echo(
+            f"Mailbox: {report.store.seen} emails read, {report.store.stored} new, "
+            f"{report.process.processed} processed, {report.process.tickets_created} tickets created"
+        )
+        echo("")
+        echo(render_funnel(funnel_summary(conn)))

@@ -1,0 +1,1 @@
+"""The intake pipeline: store raw mail, then turn each stored email into exactly one outcome."""

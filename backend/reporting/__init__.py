@@ -1,0 +1,1 @@
+"""Reports read from the SQL views (the same views Metabase and Retool read)."""

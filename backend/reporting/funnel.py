@@ -1,0 +1,111 @@
+"""The funnel, from the views: requests by tier, category and route; tickets created; automated
+mail and follow-ups; coverage (actionable emails that became at least one ticket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class FunnelSummary:
+    emails: int
+    outcomes: dict[str, int]
+    kinds: dict[str, int]
+    tickets: int
+    by_tier: list[tuple[int, int]]
+    by_category: list[tuple[str, int]]
+    by_route: list[tuple[str, int]]
+    by_priority: list[tuple[str, int]]
+    actionable_emails: int
+    actionable_with_ticket: int
+    automated_emails: int
+    followups: int
+    failed: int
+    flagged_for_review: int
+
+    @property
+    def coverage(self) -> float | None:
+        if self.actionable_emails == 0:
+            return None
+        return self.actionable_with_ticket / self.actionable_emails
+
+
+def _pairs(conn: psycopg.Connection, query: str) -> list[tuple]:  # type: ignore[type-arg]
+    return [tuple(row) for row in conn.execute(query).fetchall()]  # type: ignore[arg-type]
+
+
+def funnel_summary(conn: psycopg.Connection) -> FunnelSummary:
+    totals = conn.execute(
+        """select count(*),
+                  count(*) filter (where is_actionable),
+                  count(*) filter (where is_actionable and tickets_created > 0),
+                  count(*) filter (where is_automated),
+                  count(*) filter (where is_followup),
+                  count(*) filter (where is_failed)
+           from fct_messages"""
+    ).fetchone()
+    assert totals is not None
+    tickets = conn.execute("select count(*), count(*) filter (where is_flagged_for_review) from fct_tickets").fetchone()
+    assert tickets is not None
+    return FunnelSummary(
+        emails=totals[0],
+        outcomes=dict(_pairs(conn, "select outcome, count(*) from fct_messages group by 1 order by 2 desc, 1")),
+        kinds=dict(
+            _pairs(conn, "select coalesce(kind, '(none)'), count(*) from fct_messages group by 1 order by 2 desc, 1")
+        ),
+        tickets=tickets[0],
+        by_tier=_pairs(conn, "select first_tier, count(*) from fct_tickets group by 1 order by 1"),
+        by_category=_pairs(conn, "select category, count(*) from fct_tickets group by 1 order by 2 desc, 1"),
+        by_route=_pairs(conn, "select first_route, count(*) from fct_tickets group by 1 order by 2 desc, 1"),
+        by_priority=_pairs(conn, "select priority, count(*) from fct_tickets group by 1 order by 1"),
+        actionable_emails=totals[1],
+        actionable_with_ticket=totals[2],
+        automated_emails=totals[3],
+        followups=totals[4],
+        failed=totals[5],
+        flagged_for_review=tickets[1],
+    )
+
+
+def _bar(count: int, total: int, width: int = 30) -> str:
+    if total == 0:
+        return ""
+    return "#" * max(1 if count else 0, round(width * count / total))
+
+
+def render_funnel(summary: FunnelSummary) -> str:
+    lines: list[str] = []
+    add = lines.append
+    add(f"Emails ingested: {summary.emails}")
+    for outcome, count in summary.outcomes.items():
+        add(f"  {outcome:<20} {count:>5}")
+    add("Emails by kind:")
+    for kind, count in summary.kinds.items():
+        add(f"  {kind:<20} {count:>5}")
+    add(
+        f"Automated mail (no ticket): {summary.automated_emails}   Follow-ups: {summary.followups}   "
+        f"Failed: {summary.failed}"
+    )
+    coverage = summary.coverage
+    coverage_text = "n/a" if coverage is None else f"{coverage:.1%}"
+    add(
+        f"Coverage: {summary.actionable_with_ticket} of {summary.actionable_emails} actionable emails became "
+        f"tickets ({coverage_text})"
+    )
+    add(f"Tickets created: {summary.tickets}   (flagged for human review: {summary.flagged_for_review})")
+    total = summary.tickets
+    add("Requests by tier:")
+    for tier, count in summary.by_tier:
+        add(f"  tier {tier}  {count:>5} {count / total:>6.1%}  {_bar(count, total)}")
+    add("Requests by route:")
+    for route, count in summary.by_route:
+        add(f"  {route:<26} {count:>5} {count / total:>6.1%}  {_bar(count, total)}")
+    add("Requests by category:")
+    for category, count in summary.by_category:
+        add(f"  {category:<26} {count:>5} {count / total:>6.1%}  {_bar(count, total)}")
+    add("Requests by priority:")
+    for priority, count in summary.by_priority:
+        add(f"  {priority:<26} {count:>5} {count / total:>6.1%}")
+    return "\n".join(lines)

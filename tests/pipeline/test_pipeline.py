@@ -1,0 +1,300 @@
+"""The intake pipeline on real Postgres: every email ends in exactly one outcome, tickets carry the
+policy's decisions and their history, and re-running never duplicates anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from backend.accounts.importer import import_accounts
+from backend.mail.sources import SourceMessage
+from backend.pipeline.process import PipelineConfig, process_pending
+from backend.pipeline.store import store_messages
+from backend.policy.model import Policy, load_policy
+from tests.pipeline.fakes import MarkerClassifier, make_email
+
+MAILBOX = "support@pam.example"
+MONDAY_10AM_CHICAGO = datetime(2026, 9, 14, 15, 0, tzinfo=UTC)  # Mon 10:00 CDT
+
+ACCOUNTS_CSV = """\
+account_id,name,domains,timezone,plan,mrr_usd,contract_start,renewal_date,onboarding_status,integration,integration_pending_since
+lakeside-ford,Lakeside Ford,lakesideford.example,America/Chicago,growth,1500,2024-01-10,2027-03-01,live,cdk,
+hilltop-kia,Hilltop Kia,hilltopkia.example;hilltop-group.example,America/New_York,starter,700,2026-09-01,2027-09-01,onboarding,tekion,
+"""
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture
+def classifier() -> MarkerClassifier:
+    return MarkerClassifier()
+
+
+@pytest.fixture
+def config(policy: Policy, classifier: MarkerClassifier) -> PipelineConfig:
+    return PipelineConfig(policy, classifier, own_addresses=frozenset({MAILBOX}))
+
+
+@pytest.fixture
+def accounts(db: psycopg.Connection, tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text(ACCOUNTS_CSV, encoding="utf-8")
+    import_accounts(db, path)
+
+
+def ingest(db: psycopg.Connection, config: PipelineConfig, *messages: tuple[str, bytes]):  # type: ignore[no-untyped-def]
+    stored = store_messages(db, MAILBOX, (SourceMessage(source_id=sid, raw=raw, label=sid) for sid, raw in messages))
+    return stored, process_pending(db, config, mailbox=MAILBOX)
+
+
+def message_row(db: psycopg.Connection, source_id: str) -> dict[str, object]:
+    cursor = db.execute(
+        "select kind, outcome, outcome_reason, followup_of, account_id, conversation_id from messages "
+        "where source_id = %s",
+        (source_id,),
+    )
+    row = cursor.fetchone()
+    assert row is not None
+    return dict(zip([column.name for column in cursor.description or []], row, strict=True))
+
+
+def tickets_of(db: psycopg.Connection, source_id: str) -> list[tuple]:  # type: ignore[type-arg]
+    return db.execute(
+        """select category, product_area, priority, tier, route, is_flagged_for_review
+           from tickets join messages using (message_pk) where source_id = %s order by request_index""",
+        (source_id,),
+    ).fetchall()
+
+
+def request_email(
+    message_id: str = "<req-1@lakesideford.example>",
+    body: str = "Hello\n[bug/dashboard]\n",
+    sender: str = "Dana <dana@lakesideford.example>",
+    date: datetime = MONDAY_10AM_CHICAGO,
+) -> bytes:
+    return make_email(sender=sender, subject="Report page broken", body=body, message_id=message_id, date=date)
+
+
+def test_request_becomes_routed_ticket_with_history_outbox_and_sla(db, config, accounts) -> None:
+    body = "Two things.\n[bug/dashboard]\nAlso:\n[integration_issue/integrations]\n"
+    stored, report = ingest(db, config, ("0001.eml", request_email(body=body)))
+    assert (stored.stored, report.processed, report.outcomes) == (1, 1, {"tickets_created": 1})
+    assert message_row(db, "0001.eml")["kind"] == "request"
+    assert message_row(db, "0001.eml")["account_id"] == "lakeside-ford"
+    assert tickets_of(db, "0001.eml") == [
+        ("bug", "dashboard", "P3", 3, "product-eng", False),
+        ("integration_issue", "integrations", "P2", 2, "support-eng-integrations", False),
+    ]
+    events = db.execute("select ticket_id, event_type from ticket_events order by ticket_id, event_id").fetchall()
+    first, second = sorted({ticket_id for ticket_id, _ in events})
+    assert [e for t, e in events if t == first] == ["created", "classified", "routed"]
+    assert [e for t, e in events if t == second] == ["created", "classified", "routed"]
+    outbox = db.execute("select kind, ticket_id from outbox order by outbox_id").fetchall()
+    assert outbox == [("linear_issue", first), ("linear_issue", second)]
+    # P2 in Chicago on a Monday at 10:00: first response within 1 business hour.
+    due = db.execute("select first_response_due_at from tickets where ticket_id = %s", (second,)).fetchone()
+    assert due is not None and due[0] == MONDAY_10AM_CHICAGO + timedelta(hours=1)
+
+
+def test_reingesting_the_same_mail_changes_nothing(db, config, accounts) -> None:
+    ingest(db, config, ("0001.eml", request_email()))
+    counts_before = db.execute(
+        "select (select count(*) from messages), (select count(*) from tickets), (select count(*) from ticket_events),"
+        " (select count(*) from outbox)"
+    ).fetchone()
+    stored, report = ingest(db, config, ("0001.eml", request_email()))
+    assert (stored.stored, stored.already_stored, report.processed) == (0, 1, 0)
+    counts_after = db.execute(
+        "select (select count(*) from messages), (select count(*) from tickets), (select count(*) from ticket_events),"
+        " (select count(*) from outbox)"
+    ).fetchone()
+    assert counts_before == counts_after == (1, 1, 3, 1)
+
+
+def test_followup_attaches_and_followup_with_new_request_creates_ticket(db, config, accounts) -> None:
+    root = "<req-1@lakesideford.example>"
+    chaser = make_email(
+        sender="dana@lakesideford.example",
+        subject="RE: Report page broken",
+        body="Any update?",
+        message_id="<re-1@lakesideford.example>",
+        date=MONDAY_10AM_CHICAGO + timedelta(days=1),
+        in_reply_to="<our-reply-1@pam.example>",
+        references=[root, "<our-reply-1@pam.example>"],
+    )
+    new_ask = make_email(
+        sender="dana@lakesideford.example",
+        subject="RE: Report page broken",
+        body="Thanks, fixed. Unrelated:\n[account_access/dashboard]",
+        message_id="<re-2@lakesideford.example>",
+        date=MONDAY_10AM_CHICAGO + timedelta(days=2),
+        in_reply_to="<our-reply-2@pam.example>",
+    )  # only our reply's id: learnt from the chaser
+    _, report = ingest(
+        db, config, ("0001.eml", request_email(message_id=root)), ("0002.eml", chaser), ("0003.eml", new_ask)
+    )
+    assert report.outcomes == {"tickets_created": 2, "followup_attached": 1}
+    assert message_row(db, "0002.eml")["kind"] == "followup"
+    assert message_row(db, "0002.eml")["followup_of"] == root
+    assert message_row(db, "0003.eml")["kind"] == "followup_new"
+    assert message_row(db, "0003.eml")["followup_of"] == root
+    assert tickets_of(db, "0003.eml") == [("account_access", "dashboard", "P3", 0, "ai", False)]
+    replied = db.execute("select count(*) from ticket_events where event_type = 'customer_replied'").fetchone()
+    assert replied == (2,)  # both replies on the first ticket; the new request's ticket is created afterwards
+    conversations = {message_row(db, f"000{i}.eml")["conversation_id"] for i in (1, 2, 3)}
+    assert len(conversations) == 1
+
+
+def test_automated_mail_never_creates_a_ticket(db, config, accounts) -> None:
+    auto = make_email(
+        sender="dana@lakesideford.example",
+        subject="Automatic reply: Report page broken",
+        body="I am out of the office until Monday.\n[bug/dashboard]",
+        message_id="<ooo@lakesideford.example>",
+        date=MONDAY_10AM_CHICAGO,
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    _, report = ingest(db, config, ("0001.eml", auto))
+    assert report.outcomes == {"automated": 1}
+    row = message_row(db, "0001.eml")
+    assert row["kind"] == "auto_reply" and "Auto-Submitted" in str(row["outcome_reason"])
+    assert tickets_of(db, "0001.eml") == []
+
+
+def test_unparseable_mail_is_kept_with_a_reason(db, config) -> None:
+    _, report = ingest(db, config, ("garbage.eml", b"\x00\x01\x02 not an email \xff\xfe"))
+    assert report.outcomes == {"failed": 1}
+    row = message_row(db, "garbage.eml")
+    assert row["outcome"] == "failed" and str(row["outcome_reason"]).startswith("unparseable")
+    raw = db.execute("select raw from messages where source_id = 'garbage.eml'").fetchone()
+    assert raw is not None and bytes(raw[0]) == b"\x00\x01\x02 not an email \xff\xfe"
+
+
+def test_stranger_cannot_join_another_accounts_conversation(db, config, accounts) -> None:
+    root = "<req-1@lakesideford.example>"
+    hijack = make_email(
+        sender="mallory@hilltopkia.example",
+        subject="RE: Report page broken",
+        body="[billing/billing]",
+        message_id="<x@hilltopkia.example>",
+        date=MONDAY_10AM_CHICAGO + timedelta(hours=2),
+        in_reply_to=root,
+        references=[root],
+    )
+    _, report = ingest(db, config, ("0001.eml", request_email(message_id=root)), ("0002.eml", hijack))
+    row = message_row(db, "0002.eml")
+    assert row["kind"] == "request" and row["followup_of"] is None
+    assert row["conversation_id"] != message_row(db, "0001.eml")["conversation_id"]
+    assert "belongs to account hilltop-kia" in str(row["outcome_reason"])
+    assert report.outcomes == {"tickets_created": 2}
+
+
+def test_followup_reopens_a_resolved_ticket_and_a_late_one_opens_a_linked_ticket(db, config, accounts) -> None:
+    root = "<req-1@lakesideford.example>"
+    ingest(db, config, ("0001.eml", request_email(message_id=root)))
+    db.execute(
+        "update tickets set status = 'resolved', resolved_at = %s, resolved_tier = tier",
+        (MONDAY_10AM_CHICAGO + timedelta(days=1),),
+    )
+    soon = make_email(
+        sender="dana@lakesideford.example",
+        subject="RE: Report page broken",
+        body="It is broken again",
+        message_id="<re-1@lakesideford.example>",
+        date=MONDAY_10AM_CHICAGO + timedelta(days=3),
+        in_reply_to=root,
+    )
+    ingest(db, config, ("0002.eml", soon))
+    assert db.execute("select status from tickets").fetchall() == [("open",)]
+    assert db.execute("select count(*) from ticket_events where event_type = 'reopened'").fetchone() == (1,)
+
+    db.execute(
+        "update tickets set status = 'resolved', resolved_at = %s, resolved_tier = tier",
+        (MONDAY_10AM_CHICAGO + timedelta(days=4),),
+    )
+    late = make_email(
+        sender="dana@lakesideford.example",
+        subject="RE: Report page broken",
+        body="Broken again!",
+        message_id="<re-2@lakesideford.example>",
+        date=MONDAY_10AM_CHICAGO + timedelta(days=60),
+        in_reply_to=root,
+    )
+    _, report = ingest(db, config, ("0003.eml", late))
+    assert report.outcomes == {"tickets_created": 1}
+    statuses = db.execute("select status from tickets order by ticket_id").fetchall()
+    assert statuses == [("resolved",), ("open",)]
+    link = db.execute("select data->>'previous_ticket_id' from ticket_events where event_type = 'linked_to_previous'")
+    assert link.fetchall() == [(str(db.execute("select min(ticket_id) from tickets").fetchone()[0]),)]  # type: ignore[index]
+
+
+def test_our_own_mail_is_not_a_request(db, config) -> None:
+    ours = make_email(
+        sender="Support <support@pam.example>",
+        subject="RE: Report page broken",
+        body="[bug/dashboard]",
+        message_id="<our@pam.example>",
+        date=MONDAY_10AM_CHICAGO,
+    )
+    _, report = ingest(db, config, ("0001.eml", ours))
+    assert report.outcomes == {"not_actionable": 1}
+    assert message_row(db, "0001.eml")["outcome_reason"] == "our own outbound message"
+
+
+def test_policy_decides_priority_and_tier_not_the_email(db, config, accounts) -> None:
+    # hilltop-kia started on 2026-09-01: within its first 30 days, so one level up.
+    body = "[account_access/dashboard legal]\n[how_to/dashboard]\n[config_change/pam_core urgent churn]"
+    _, _ = ingest(db, config, ("0001.eml", request_email(sender="ann@hilltopkia.example", body=body)))
+    assert tickets_of(db, "0001.eml") == [
+        ("account_access", "dashboard", "P1", 1, "ops", False),  # security floor P1; a P1 never stays at tier 0
+        ("how_to", "dashboard", "P3", 0, "ai", False),  # new account: P4 -> P3, one level only
+        ("config_change", "pam_core", "P2", 1, "ops", False),  # three reasons, still one level
+    ]
+
+
+def test_unsure_or_out_of_policy_labels_go_to_ops_flagged(db, config, accounts) -> None:
+    body = "[outage/telephony unsure]\n[refund_request/billing]"
+    ingest(db, config, ("0001.eml", request_email(body=body)))
+    rows = db.execute("select category, route, tier, is_flagged_for_review from tickets order by request_index")
+    assert rows.fetchall() == [("outage", "ops", 1, True), ("feedback", "ops", 1, True)]
+    flagged = db.execute("select count(*) from ticket_events where event_type = 'flagged_for_review'").fetchone()
+    assert flagged == (2,)
+
+
+def test_email_with_no_recognised_request_still_becomes_a_flagged_ticket(db, config, accounts) -> None:
+    ingest(db, config, ("0001.eml", request_email(body="Can someone call me back about the thing we discussed?")))
+    assert tickets_of(db, "0001.eml") == [("feedback", "other", "P3", 1, "ops", True)]
+
+
+def test_bare_thanks_without_conversation_is_not_actionable(db, config, accounts) -> None:
+    _, report = ingest(db, config, ("0001.eml", request_email(body="Thanks!")))
+    assert report.outcomes == {"not_actionable": 1}
+    assert message_row(db, "0001.eml")["kind"] == "thanks"
+
+
+def test_internal_error_is_recorded_and_reported(db, config, accounts, classifier) -> None:
+    classifier.fail_with = RuntimeError("model file corrupted")
+    _, report = ingest(db, config, ("0001.eml", request_email()))
+    assert report.internal_errors == 1
+    row = message_row(db, "0001.eml")
+    assert row["outcome"] == "failed"
+    assert row["outcome_reason"] == "internal error: RuntimeError: model file corrupted"
+    assert db.execute("select count(*) from tickets").fetchone() == (0,)
+
+
+def test_every_message_has_exactly_one_outcome_in_fct_messages(db, config, accounts) -> None:
+    ingest(
+        db,
+        config,
+        ("0001.eml", request_email()),
+        ("0002.eml", b"garbage"),
+        ("0003.eml", request_email(message_id="<r3@lakesideford.example>", body="Thanks!")),
+    )
+    rows = db.execute("select source_id, outcome from fct_messages order by source_id").fetchall()
+    assert rows == [("0001.eml", "tickets_created"), ("0002.eml", "failed"), ("0003.eml", "not_actionable")]
