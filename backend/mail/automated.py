@@ -228,12 +228,19 @@ _SPAM_SIGNALS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "contact-list sale",
         re.compile(
-            r"(?:e-?mail|contact|mailing|attendees?|decision[- ]makers?)\s+(?:list|database|data)\b.{0,80}"
-            r"(?:contacts|records|verified|acquir|purchase|pricing|counts?)|"
-            r"verified\s+contacts|acquiring\s+an?\s+(?:e-?mail|contact)\s+list|counts,?\s+(?:a\s+)?samples?\s+and\s+pricing",
-            re.I | re.S,
+            r"acquir\w*\s+an?\s+(?:e-?mail|contact|mailing)\s+list|"
+            r"purchas\w*\s+(?:an?\s+)?(?:e-?mail|contact|mailing)\s+list|"
+            r"verified\s+(?:contacts|e-?mails|e-?mail\s+addresses)|counts,?\s+(?:a\s+)?samples?\s+and\s+pricing|"
+            r"(?:e-?mail|contact|mailing)\s+list\s+of\s+.{0,40}decision[- ]makers|"
+            r"decision[- ]makers?\s+(?:e-?mail\s+)?list",
+            re.I,
         ),
         3,
+    ),
+    (
+        "contact counts",
+        re.compile(r"\b\d{1,3}(?:,\d{3})+\s+(?:verified\s+)?(?:contacts|records|e-?mails|leads)\b", re.I),
+        1,
     ),
     (
         "opt-out by reply",

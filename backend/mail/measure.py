@@ -33,9 +33,9 @@ from backend.mail.html_text import html_to_text
 from backend.mail.message import ParsedEmail, UnparseableEmail
 from backend.mail.mime import parse_email
 from backend.mail.reply import split_reply
+from backend.paths import SHARED_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
+SHARED = SHARED_DIR
 EXTERNAL = SHARED / "external"
 REPLY_DIR = EXTERNAL / "reply_extraction"
 AUTOMATED_DIR = EXTERNAL / "automated_mail"

@@ -226,6 +226,9 @@ _LEGAL_FOOTER = re.compile(
 )
 _SIGNATURE_LINE_MAX = 72
 
+_POINTS_AT_QUOTE = re.compile(
+    r"\b(?:this|below|attached|see|forward(?:ed|ing)?|fyi|thoughts|look|check)\b", re.IGNORECASE
+)
 # What a sender types when they forward or quote without adding anything of their own.
 _LITTLE_ADDED = re.compile(
     r"^\W*(?:fyi|fwiw|see\s+below|please\s+see\s+below|see\s+(?:the\s+)?(?:email|message|thread|note)\s+below|"
@@ -520,16 +523,31 @@ def _drop_quotes(lines: Sequence[str]) -> tuple[list[str], list[str]]:
 # --------------------------------------------------------------------------------------------
 
 
+_SENT_VIA = re.compile(
+    r"^\W*(?:sent|send|posted|typed|written)(?:\s+\w+ly)?\s+(?:from|with|via|by|using|on)\s+"
+    r"(?:my\s+|a\s+|an\s+|the\s+)?(?P<thing>\S+)",
+    re.IGNORECASE,
+)
+_DEVICE_WORD = re.compile(rf"^[\[(]?(?:{_DEVICE_WORDS})", re.IGNORECASE)
+_EXCUSE_TYPOS = re.compile(r"[.,;!]?\s*(?:please\s+)?(?:excuse|forgive|pardon)\b.*$", re.IGNORECASE)
+
+
 def _is_device_line(line: str) -> bool:
     stripped = line.strip()
-    if not stripped or len(stripped) > _DEVICE_LINE_MAX:
+    if not stripped or len(stripped) > _DEVICE_LINE_MAX or not _DEVICE_LINE.match(stripped):
         return False
-    if not _DEVICE_LINE.match(stripped):
-        return False
-    # "Sent from my desk, is much easier than my mobile phone." is prose: a client line names a device
-    # right away and does not go on as a sentence.
-    lowered = stripped.lower()
-    return not re.search(r",\s+(?:is|was|it|and|but|so|which)\b", lowered)
+    # "Sent from my desk, this is easier …" is prose: a client line names a product (capitalised:
+    # "Sent from my TI-85", "Sent with Airmail") or a device word right away, and ends there
+    # (an apology for typos aside).
+    via = _SENT_VIA.match(stripped)
+    if via:
+        thing = via.group("thing")
+        if not (thing[:1].isupper() or thing[:1] in "[(" or _DEVICE_WORD.match(thing)):
+            return False
+    rest = _EXCUSE_TYPOS.sub("", stripped)
+    two_sentences = re.search(r"[.!?]\s+[A-Z]\w*\s+\w+", rest)
+    clause_after_comma = re.search(r",\s+(?:\w+\s+){2,}\w+", rest)
+    return not (two_sentences or clause_after_comma)
 
 
 def _looks_like_signature_line(line: str) -> bool:
@@ -560,14 +578,30 @@ def _in_bullet_list(lines: Sequence[str], index: int) -> bool:
     return any(_BULLET.match(lines[j]) for j in close)
 
 
+def _fenced_lines(lines: Sequence[str]) -> set[int]:
+    """Indexes of lines inside Markdown ``` fences (and the fences themselves)."""
+    fenced: set[int] = set()
+    inside = False
+    for index, line in enumerate(lines):
+        if line.strip().startswith("```"):
+            fenced.add(index)
+            inside = not inside
+        elif inside:
+            fenced.add(index)
+    return fenced
+
+
 def _signature_start(lines: Sequence[str]) -> int | None:
     """Index where the trailing signature starts in `lines` (already free of quotes), or None."""
     content = [i for i, line in enumerate(lines) if line.strip()]
     if len(content) < 2:
         return None
+    fenced = _fenced_lines(lines)
     # The earliest line (never the first one) that opens a signature by any of three rules.
     for i in content[1:]:
         line = lines[i]
+        if i in fenced:
+            continue  # inside a ``` code block: "####" or "--" there is code, not a delimiter
         rest = [j for j in content if j > i]
         # 1. Explicit delimiter ("-- ", RFC 3676 §4.3, or what people type instead).
         if _SIG_DELIMITER.match(line) or _DELIMITER_LIKE.match(line):
@@ -768,8 +802,13 @@ def text_for_triage(parts: ReplyParts) -> str:
     """
     reply = parts.reply_text.strip()
     words = re.findall(r"\w+", reply)
-    adds_little = not reply or len(words) <= 3 or bool(_LITTLE_ADDED.match(reply)) or all(
-        _LITTLE_ADDED.match(line) for line in reply.splitlines() if line.strip()
+    adds_little = (
+        not reply
+        or len(words) <= 3
+        or bool(_LITTLE_ADDED.match(reply))
+        or all(_LITTLE_ADDED.match(line) for line in reply.splitlines() if line.strip())
+        # "Can you look at this?" / "See attached email below": a short note pointing at what it quotes.
+        or (len(words) <= 10 and bool(_POINTS_AT_QUOTE.search(reply)))
     )
     # A forward whose covering note is short or points at it ("see below") is about the forwarded mail.
     points_at_forward = bool(
@@ -779,11 +818,14 @@ def text_for_triage(parts: ReplyParts) -> str:
     if not adds_little and not points_at_forward:
         return reply
     extra = parts.forwarded_text.strip()
-    if not extra and not reply:
+    if not extra:
         extra = _first_quoted_message(parts.quoted_text)
     if not extra:
         return reply
-    return f"{reply}\n\n---------- Forwarded message ----------\n{extra}" if reply else extra
+    if not reply:
+        return extra
+    label = "Forwarded message" if parts.forwarded_text.strip() else "Quoted message"
+    return f"{reply}\n\n---------- {label} ----------\n{extra}"
 
 
 def _first_quoted_message(quoted: str) -> str:
