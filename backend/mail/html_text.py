@@ -102,7 +102,8 @@ class _Writer:
             out.append((prefix + line).rstrip() if depth else line)
         text = "\n".join(out)
         text = re.sub(r"\n(?:[> ]*\n){2,}", lambda m: "\n" + _blank_like(m.group(0)) + "\n", text)
-        return text.strip("\n")
+        # No blank (or quote-marker-only) lines at either end.
+        return re.sub(r"^(?:[> ]*\n)+|(?:\n[> ]*)+$", "", text)
 
 
 def _blank_like(run: str) -> str:
