@@ -35,7 +35,7 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
 
 
-def _connect():  # type: ignore[no-untyped-def]
+def _connect() -> Any:
     from backend.db.server import connect
 
     return connect(autocommit=True)

@@ -80,7 +80,7 @@ def upgrade(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[
             continue
         try:
             with conn.transaction():
-                conn.execute(migration.sql)  # type: ignore[arg-type]  # file content, not user input
+                conn.execute(migration.sql.encode())  # file content, not user input
                 conn.execute(
                     "insert into schema_migrations (version, name, checksum) values (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 APPLICATION_DATABASE = "tier0"
 
 
-def _embedded_server(pgdata: Path, *, cleanup_mode: str | None = "stop"):  # type: ignore[no-untyped-def]
+def _embedded_server(pgdata: Path, *, cleanup_mode: str | None = "stop") -> Any:
     # platformdirs warns about XDG_RUNTIME_DIR on headless machines; harmless here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -63,7 +63,7 @@ def recreate_views(conn: psycopg.Connection, directory: Path = VIEWS_DIR) -> lis
             conn.execute(sql.SQL("drop view if exists {} cascade").format(sql.Identifier(name)))
         for view in views:
             try:
-                conn.execute(view.sql)  # type: ignore[arg-type]  # file content, not user input
+                conn.execute(view.sql.encode())  # file content, not user input
             except psycopg.Error as error:
                 raise ViewError(f"view {view.path.name} failed: {error}") from error
     return [view.name for view in views]

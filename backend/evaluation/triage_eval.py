@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ def match_requests(gold: Sequence[dict[str, Any]], predicted: Sequence[dict[str,
         return [Pair(g, None) for g in gold] + [Pair(None, p) for p in predicted]
     small, large, gold_is_small = (gold, predicted, True) if len(gold) <= len(predicted) else (predicted, gold, False)
     best: tuple[float, tuple[int, ...]] | None = None
+    candidates: Iterator[tuple[int, ...]]
     if len(large) <= 7:
         candidates = itertools.permutations(range(len(large)), len(small))
     else:  # very unusual; keep it bounded
@@ -188,7 +189,7 @@ def compare(labels: list[dict[str, Any]], results: list[dict[str, Any]], categor
     for p in pairs:
         gold_label = p.gold["category"] if p.gold else "(none)"
         predicted_label = p.predicted["category"] if p.predicted else "(missed)"
-        confusion.setdefault(gold_label, Counter())[predicted_label] += 1  # type: ignore[assignment]
+        confusion.setdefault(gold_label, Counter())[predicted_label] += 1
     flagged = sum(1 for p in pairs if p.predicted and p.predicted.get("flagged_for_review"))
     return {
         "emails": len(labels),

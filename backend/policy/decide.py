@@ -12,10 +12,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from backend.accounts.resolve import AccountFacts
-from backend.policy.model import Policy
+from backend.policy.model import Policy, Priority
 from backend.triage.types import PrioritySignals
 
-_LEVELS = ("P1", "P2", "P3", "P4")
+_LEVELS: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,11 @@ class Decision:
     page_on_call: bool
 
 
-def _more_urgent(first: str, second: str) -> str:
+def _more_urgent(first: Priority, second: Priority) -> Priority:
     return first if _LEVELS.index(first) <= _LEVELS.index(second) else second
 
 
-def _raised(priority: str, levels: int) -> str:
+def _raised(priority: Priority, levels: int) -> Priority:
     return _LEVELS[max(0, _LEVELS.index(priority) - levels)]
 
 

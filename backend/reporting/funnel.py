@@ -4,6 +4,7 @@ mail and follow-ups; coverage (actionable emails that became at least one ticket
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -32,8 +33,8 @@ class FunnelSummary:
         return self.actionable_with_ticket / self.actionable_emails
 
 
-def _pairs(conn: psycopg.Connection, query: str) -> list[tuple]:  # type: ignore[type-arg]
-    return [tuple(row) for row in conn.execute(query).fetchall()]  # type: ignore[arg-type]
+def _pairs(conn: psycopg.Connection, query: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(query).fetchall()]
 
 
 def funnel_summary(conn: psycopg.Connection) -> FunnelSummary:
