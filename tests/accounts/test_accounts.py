@@ -62,6 +62,6 @@ def test_missing_column_is_named(db: psycopg.Connection, tmp_path: Path) -> None
 
 def test_a_domain_cannot_belong_to_two_accounts(db: psycopg.Connection, tmp_path: Path) -> None:
     path = write(tmp_path, "a,A,shared.example,America/Denver,,,,,,,\nb,B,shared.example,America/Denver,,,,,,,\n")
-    with pytest.raises(AccountImportError, match="domain 'shared.example' of account 'b' already belongs to account 'a'"):
+    with pytest.raises(AccountImportError, match=r"domain 'shared\.example' of account 'b' already belongs to account 'a'"):
         import_accounts(db, path)
     assert db.execute("select count(*) from accounts").fetchone() == (0,)
