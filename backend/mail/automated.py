@@ -55,7 +55,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"(?:mail\s+|e-?mail\s+|message\s+)?delivery\s+(?:status\s+notification|failed|failure|system|subsystem|"
     r"notification|report|problem|warning|error|delayed|delay)|"
     r"(?:permanent|temporary|fatal)\s+delivery\s+(?:failure|error)|failure\s+notice|mail\s+failed|"
-    r"mail\s+error|complaint\s+about\s+message\s+from|abuse\s+report|"
+    r"mail\s+error|failed\s+mail|complaint\s+about\s+message\s+from|abuse\s+report|"
     r"message\s+(?:not\s+delivered|delivery\s+failed|could\s+not\s+be\s+delivered|undeliverable)|"
     r"non[- ]?delivery|nondeliverable|mail\s+system\s+error|warning:\s+(?:could\s+not|message)|"
     r"could\s+not\s+send\s+message|delayed\s+mail|mail\s+could\s+not\s+be\s+delivered|"
@@ -90,15 +90,18 @@ _BOUNCE_TEXT_STRONG = re.compile(
     r"(?:^|\n)\s*(?:final-recipient|original-recipient|diagnostic-code)\s*:\s*\S|"
     r"(?:^|\n)\s*action\s*:\s*(?:failed|delayed)\s*(?:\n|$)|"
     r"(?:^|\n)\s*status\s*:\s*[45]\.\d{1,3}\.\d{1,3}|"
-    r"\b(?:550|551|552|553|554)[ -]5\.\d\.\d{1,2}\b|"
+    r"\b(?:550|551|552|553|554)[ -]5\.\d\.\d{1,2}\b|smtp\s+error\s+code\s+5\d\d|"
+    r"(?:^|\n)[\s-]*failed\s+recipients?\s*(?::|-{2,})|"
+    r"could\s+not\s+deliver\s+(?:the\s+)?message\s+to\s+the\s+following\s+recipient",
+    re.IGNORECASE,
+)
+# SMTP error wording and weaker phrasing: a person can write these too ("the texts could not be
+# delivered", "the customer's mailbox is full"), so they count only with a machine sender.
+_BOUNCE_TEXT_WEAK = re.compile(
     r"recipient\s+address\s+rejected|user\s+unknown|user\s+not\s+found|invalid\s+mailbox|"
     r"mailbox\s+(?:is\s+)?(?:unavailable|full|not\s+found|does\s+not\s+exist)|"
     r"no\s+such\s+(?:user|recipient|mailbox)|quota\s+exceeded|over\s+quota|"
-    r"retry\s+timeout\s+exceeded|message\s+expired|host\s+unknown|unrouteable\s+address",
-    re.IGNORECASE,
-)
-# Weaker phrasing that needs a machine-looking sender too.
-_BOUNCE_TEXT_WEAK = re.compile(
+    r"retry\s+timeout\s+exceeded|message\s+expired|host\s+unknown|unrouteable\s+address|"
     r"could\s+not\s+be\s+delivered|undeliverable|was\s+not\s+delivered|delivery\s+(?:failed|failure)|"
     r"permanent(?:ly)?\s+(?:failed|error)|returned\s+to\s+sender|rejected\s+your\s+message|"
     r"has\s+not\s+been\s+delivered|delivery\s+(?:is\s+)?delayed|will\s+retry|unable\s+to\s+deliver|"
@@ -111,27 +114,31 @@ _BOUNCE_TEXT_WEAK = re.compile(
 # Auto-reply
 # --------------------------------------------------------------------------------------------
 
+# Subject prefixes that mail clients and servers write on automatic replies ("Automatic reply: Re: …").
 _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:"
     r"auto(?:matic|matische|matiskt|matisk|matico|mática|matica)?[\s_-]*(?:reply|response|respuesta|antwort|"
     r"svar|risposta|resposta|antwoord|odpowiedź|ответ|répons)|"
-    r"auto\s*:|autoreply|auto-reply|autoresponder|"
-    r"out\s+of\s+(?:the\s+)?office|ooo\s*:|away\s+from\s+(?:the\s+)?office|vacation\s*(?::|reply|notice|message)|"
-    r"on\s+vacation|on\s+leave|"
-    r"abwesenheit|abwesend|außer\s+haus|nicht\s+im\s+büro|"
-    r"réponse\s+automatique|absence|absent(?:e)?\s+du\s+bureau|"
-    r"respuesta\s+automática|fuera\s+de\s+(?:la\s+)?oficina|ausente|"
-    r"risposta\s+automatica|fuori\s+(?:sede|ufficio)|"
-    r"automatisch\s+antwoord|afwezig|niet\s+aanwezig|"
-    r"automatiskt\s+svar|frånvar|"
-    r"automatisk\s+svar|autosvar|fraværende|ikke\s+på\s+kontoret|ferie|"
-    r"odpowiedź\s+automatyczna|poza\s+biurem|nieobecność|"
-    r"resposta\s+automática|fora\s+do\s+escritório|"
-    r"автоматический\s+ответ|автоответ|нет\s+на\s+месте|"
-    r"automaattinen\s+vastaus|poissa\s+toimistosta|automatická\s+odpověď|mimo\s+kancelář|"
-    r"automatikus\s+válasz|házon\s+kívül|otomatik\s+(?:yanıt|cevap)|ofis\s+dışında|"
-    r"automātiskā\s+atbilde|automatiska\s+atbilde|ārpus\s+biroja|arpus\s+biroja|atvaļinājum|atvalinajum|"
-    r"自動返信|自动回复|不在"
+    r"auto\s*:|autoreply|auto-reply|autoresponder|ooo\s*:|"
+    r"réponse\s+automatique|respuesta\s+automática|risposta\s+automatica|automatisch\s+antwoord|"
+    r"automatiskt\s+svar|automatisk\s+svar|autosvar|odpowiedź\s+automatyczna|resposta\s+automática|"
+    r"автоматический\s+ответ|автоответ|automaattinen\s+vastaus|automatická\s+odpověď|automatikus\s+válasz|"
+    r"otomatik\s+(?:yanıt|cevap)|automātiskā\s+atbilde|automatiska\s+atbilde|自動返信|自动回复|"
+    r"abwesenheitsnotiz|out\s+of\s+(?:the\s+)?office\s*:|vacation\s*(?::|reply|notice|message)"
+    r")",
+    re.IGNORECASE,
+)
+# Absence words at the start of a subject ("Out of office until 9/28", "Abwesend", "Fuera de la oficina").
+# A customer may also start a subject this way ("Out of office greeting for the holidays", "Absence of
+# texts since Monday"), so these count only when the text does not ask for anything.
+_ABSENCE_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]*\]\s*)?(?:"
+    r"out\s+of\s+(?:the\s+)?office|away\s+from\s+(?:the\s+)?office|on\s+vacation|on\s+leave|"
+    r"abwesend|außer\s+haus|nicht\s+im\s+büro|absence\s+du\s+bureau|absent(?:e)?\s+du\s+bureau|"
+    r"fuera\s+de\s+(?:la\s+)?oficina|ausente|fuori\s+(?:sede|ufficio)|afwezig|niet\s+aanwezig|frånvar|"
+    r"fraværende|ikke\s+på\s+kontoret|poza\s+biurem|nieobecność|fora\s+do\s+escritório|нет\s+на\s+месте|"
+    r"poissa\s+toimistosta|mimo\s+kancelář|házon\s+kívül|ofis\s+dışında|ārpus\s+biroja|arpus\s+biroja|"
+    r"atvaļinājum|atvalinajum|不在"
     r")",
     re.IGNORECASE,
 )
@@ -188,12 +195,14 @@ _ACK_TEXT = re.compile(
 # Newsletter
 # --------------------------------------------------------------------------------------------
 
+# Footer lines that bulk-mail software adds; a person does not write these about their own mail.
 _NEWSLETTER_FOOTER = re.compile(
-    r"\bunsubscribe\b|view\s+(?:this\s+(?:e-?mail|message|newsletter)\s+)?(?:in|on)\s+(?:your|a|the)\s+(?:web\s+)?browser|"
+    r"view\s+(?:this\s+(?:e-?mail|message|newsletter)\s+)?(?:in|on)\s+(?:your|a|the)\s+(?:web\s+)?browser|"
     r"you\s+(?:are\s+)?receiv(?:ed|ing)\s+this\s+(?:e-?mail|message|newsletter)?\s*because|"
     r"(?:manage|update)\s+(?:your\s+)?(?:e-?mail\s+|subscription\s+|communication\s+)?preferences|"
-    r"to\s+stop\s+receiving\s+(?:these|this|our)|opt[- ]out|no\s+longer\s+wish\s+to\s+receive|"
-    r"abmelden|désinscri|darse\s+de\s+baja|cancella\s+l'iscrizione|afmelden|avregistrera|afmeld",
+    r"to\s+stop\s+receiving\s+(?:these|this|our)|no\s+longer\s+wish\s+to\s+receive\s+(?:these|our|this)|"
+    r"(?:^|\n)\s*(?:unsubscribe|abmelden|se\s+désinscrire|darse\s+de\s+baja|afmelden|avregistrera)\s*(?:\||$|\n|:)|"
+    r"click\s+here\s+to\s+unsubscribe|unsubscribe\s+(?:here|from\s+(?:this|these|our)\s+(?:list|e-?mails|newsletter))",
     re.IGNORECASE,
 )
 _CAMPAIGN_HEADERS = (
@@ -253,6 +262,56 @@ _SPAM_SIGNALS: tuple[tuple[str, re.Pattern[str], int], ...] = (
         1,
     ),
     (
+        "link-building offer",
+        re.compile(r"guest\s+post|sponsored\s+(?:post|article)|link\s+insertion|do-?follow\s+links?", re.I),
+        2,
+    ),
+    (
+        "funding offer",
+        re.compile(
+            r"business\s+(?:funding|loans?|line\s+of\s+credit)|working\s+capital|merchant\s+cash\s+advance",
+            re.I,
+        ),
+        2,
+    ),
+    ("unsolicited approval", re.compile(r"pre-?approved\s+for\s+(?:up\s+to\s+)?\$", re.I), 1),
+    (
+        "outsourcing pitch",
+        re.compile(
+            r"(?:mobile\s+)?app\s+development\s+(?:services|company)|hire\s+(?:dedicated\s+)?developers|"
+            r"offshore\s+(?:development|team|staff)|virtual\s+assistants?\s+(?:services|for\s+your)",
+            re.I,
+        ),
+        1,
+    ),
+    (
+        "gift-card purchase",
+        re.compile(
+            r"(?:buy|purchase|get)\s+(?:some\s+)?(?:apple|google\s+play|amazon|itunes|steam|visa)?\s*gift\s*cards?",
+            re.I,
+        ),
+        2,
+    ),
+    (
+        "urgency and secrecy",
+        re.compile(
+            r"are\s+you\s+available\s+(?:right\s+now|now)?\s*\?\s*i\s+need\s+(?:a|you)|"
+            r"keep\s+(?:this|it)\s+(?:between\s+us|confidential)",
+            re.I,
+        ),
+        2,
+    ),
+    (
+        "document-share lure",
+        re.compile(
+            r"shared\s+(?:a|an|the)\s+(?:document|file|folder|pdf)s?\s+with\s+you|review\s+and\s+sign|"
+            r"secure\s+(?:document|message|fax)\s+(?:portal|waiting|received)|you\s+have\s+(?:a\s+)?new\s+"
+            r"(?:secure\s+)?(?:document|fax)",
+            re.I,
+        ),
+        2,
+    ),
+    (
         "crypto lure",
         re.compile(
             r"\b(?:btc|bitcoin|ethereum|usdt|crypto(?:currency)?\s+wallet|wallet\s+address|"
@@ -305,9 +364,19 @@ def _domain(address: str | None) -> str:
     return address.rsplit("@", 1)[-1].lower() if address and "@" in address else ""
 
 
+# Public suffixes with two labels (enough to keep "dealer.cdk.com.au" from looking nested).
+_TWO_LABEL_SUFFIXES = frozenset(
+    {"co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "com.br", "com.mx", "co.jp",
+     "co.za", "com.sg", "com.ar", "com.tr", "co.in", "co.kr", "com.cn", "com.hk", "com.tw"}
+)
+_TLD_LIKE = frozenset({"com", "net", "org", "example", "info", "biz", "io", "co", "us", "online", "site"})
+
+
 def _registered_domain(host: str) -> str:
-    """Last two labels of a host name (good enough to tell example.com from example.com.evil.net)."""
+    """The registrable part of a host name (last two labels, three under a two-label public suffix)."""
     labels = [label for label in host.lower().strip(".").split(".") if label]
+    if len(labels) >= 3 and ".".join(labels[-2:]) in _TWO_LABEL_SUFFIXES:
+        return ".".join(labels[-3:])
     return ".".join(labels[-2:])
 
 
@@ -366,9 +435,9 @@ def _bounce_by_headers(email: ParsedEmail) -> str | None:
         return "header X-Failed-Recipients"
     if email.header("X-MS-Exchange-Message-Is-Ndr") is not None:
         return "header X-MS-Exchange-Message-Is-Ndr (Exchange non-delivery report)"
-    local = (email.from_address or "").split("@", 1)[0]
-    if _DAEMON_LOCALPART.match(local):
-        return f"sender {email.from_address} (mail-system mailbox)"
+    local = (email.from_address or "").split("@", 1)[0].lower()
+    if local in ("mailer-daemon", "mailer_daemon", "maildaemon", "mail-daemon", "mdaemon"):
+        return f"sender {email.from_address} (the mail system's own mailbox)"
     if _DAEMON_NAME.search(email.from_name or "") and (
         _null_return_path(email) or _BOUNCE_SUBJECT.match(email.subject)
     ):
@@ -378,17 +447,17 @@ def _bounce_by_headers(email: ParsedEmail) -> str | None:
 
 def _bounce_by_content(email: ParsedEmail, text: str) -> str | None:
     subject_says = bool(_BOUNCE_SUBJECT.match(email.subject))
-    machine_sender = _sender_is_daemon(email) or _null_return_path(email)
+    # A mail system sent it: a daemon mailbox, or the null / daemon envelope sender of RFC 5321 §4.5.5.
+    machine_sender = _sender_is_daemon(email) or _null_return_path(email) or _return_path_is_daemon(email)
+    machine_like = _is_machine_like(email) or bool(_MACHINE_NOTICE.search(text))
     strong = _BOUNCE_TEXT_STRONG.search(text)
-    if strong and (subject_says or machine_sender or _is_machine_like(email)):
+    if strong and (subject_says or machine_like):
         return f"delivery-failure text {strong.group(0).strip()[:60]!r}"
     if subject_says and machine_sender:
         return f"delivery-failure subject {email.subject[:60]!r} from a mail system"
     weak = _BOUNCE_TEXT_WEAK.search(text)
-    if weak and (subject_says or _is_machine_like(email)):
-        return f"delivery-failure text {weak.group(0)!r} with a delivery-failure subject or a machine sender"
-    if strong and _sender_is_daemon(email):
-        return f"delivery-failure text {strong.group(0).strip()[:60]!r} from {email.from_address}"
+    if weak and (machine_sender or (subject_says and machine_like)):
+        return f"delivery-failure text {weak.group(0)!r} from a mail system"
     return None
 
 
@@ -399,7 +468,18 @@ def _is_machine_like(email: ParsedEmail) -> bool:
         return True
     if re.match(r"^(?:no-?reply|do-?not-?reply|donotreply|notifications?|alerts?|system|daemon|root)\b", local):
         return True
-    return bool(_header(email, "Auto-Submitted") and _header(email, "Auto-Submitted").lower() != "no")
+    auto_submitted = _header(email, "Auto-Submitted").lower()
+    return bool(auto_submitted) and not auto_submitted.startswith("no")
+
+
+# Notices software puts in what it sends.
+_MACHINE_NOTICE = re.compile(
+    r"(?:this\s+is\s+an?|an)\s+(?:automated|automatic|automatically\s+generated|advisory-only|"
+    r"auto-generated)\s+(?:message|e-?mail|notification|notice|reply|response)|"
+    r"(?:please\s+)?do\s+not\s+reply\s+to\s+(?:this|it)|this\s+(?:message|e-?mail)\s+was\s+"
+    r"(?:generated|sent)\s+automatically",
+    re.IGNORECASE,
+)
 
 
 def _auto_reply_by_headers(email: ParsedEmail) -> str | None:
@@ -415,7 +495,8 @@ def _auto_reply_by_headers(email: ParsedEmail) -> str | None:
         value = _header(email, name).lower()
         if value in ("auto_reply", "auto-reply", "autoreply"):
             return f"header {name}: {value}"
-    if email.header("X-Loop") is not None and not email.header("List-Id"):
+    # Mailing lists set X-Loop on every post too; there it means "list traffic", decided below.
+    if email.header("X-Loop") is not None and not _is_list_traffic(email):
         return "header X-Loop (set by auto-responders and helpdesks to stop mail loops)"
     suppress = _header(email, "X-Auto-Response-Suppress")
     if suppress and email.header("X-MS-Exchange-Inbox-Rules-Loop") is not None:
@@ -423,10 +504,20 @@ def _auto_reply_by_headers(email: ParsedEmail) -> str | None:
     return None
 
 
-def _auto_reply_by_subject(email: ParsedEmail) -> str | None:
+def _is_list_traffic(email: ParsedEmail) -> bool:
+    list_headers = ("List-Id", "List-Unsubscribe", "List-Post", "Mailing-List", "X-Mailing-List")
+    if any(email.header(name) for name in list_headers):
+        return True
+    return _header(email, "Precedence").lower() in ("bulk", "list", "junk")
+
+
+def _auto_reply_by_subject(email: ParsedEmail, text: str) -> str | None:
     match = _AUTO_REPLY_SUBJECT.match(email.subject)
     if match:
         return f"subject prefix {match.group(0).strip()[:40]!r}"
+    match = _ABSENCE_SUBJECT.match(email.subject)
+    if match and (not _asks_something(text) or _OOO_TEXT.search(text)):
+        return f"subject {match.group(0).strip()[:40]!r} and a text that asks for nothing"
     return None
 
 
@@ -482,17 +573,15 @@ def _newsletter_by_headers(email: ParsedEmail) -> str | None:
 
 
 def _newsletter_by_content(email: ParsedEmail, own_text: str) -> str | None:
-    hits = {m.group(0).lower() for m in _NEWSLETTER_FOOTER.finditer(own_text)}
-    if len(hits) >= 2 and not _asks_us(own_text):
+    hits = {m.group(0).strip().lower() for m in _NEWSLETTER_FOOTER.finditer(own_text)}
+    if len(hits) >= 2 and not _asks_something(own_text):
         return f"newsletter footer ({', '.join(sorted(hits))[:80]})"
     return None
 
 
-def _asks_us(text: str) -> bool:
-    return bool(re.search(r"\b(?:can|could)\s+you\b|\bplease\s+(?:fix|help|check|advise)\b", text, re.I))
-
-
 def _spam_by_headers(email: ParsedEmail) -> str | None:
+    if "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X" in email.body_text:
+        return "GTUBE anti-spam test string"
     if _header(email, "X-Spam-Flag").lower().startswith("yes"):
         return "header X-Spam-Flag: YES"
     if _header(email, "X-Spam-Status").lower().startswith("yes"):
@@ -545,10 +634,14 @@ def _lookalike_links(email: ParsedEmail, text: str) -> str | None:
     hosts.discard("")
     for host in sorted(hosts):
         registered = _registered_domain(host)
-        labels = host.split(".")
-        # Host with a "brand-like" domain nested before the registered domain (a.example.b.example).
-        nested = len(labels) >= 4 and any(len(label) > 2 for label in labels[:-2]) and "." in ".".join(labels[:-2])
-        if registered != sender and (nested or re.search(r"verify|secure|login|signin|account|wallet", host)):
+        if registered == sender:
+            continue
+        prefix = host[: -len(registered)].strip(".").split(".") if host != registered else []
+        # "brand.example.evil.example": a whole domain name sits in front of the registered domain.
+        nested = any(label in _TLD_LIKE for label in prefix)
+        # "verify-account-now.example": the registered name itself is a lure.
+        lure_name = re.search(r"verify|secure|login|signin|account|wallet|update-?info", registered.split(".")[0])
+        if nested or lure_name:
             return host
     return None
 
@@ -575,7 +668,7 @@ def detect_automated(email: ParsedEmail, reply_text: str | None = None) -> Autom
     reason = _spam_by_headers(email)
     if reason:
         return AutomatedVerdict("spam", reason)
-    reason = _auto_reply_by_headers(email) or _auto_reply_by_subject(email)
+    reason = _auto_reply_by_headers(email) or _auto_reply_by_subject(email, text)
     if reason:
         return AutomatedVerdict("auto_reply", reason)
     reason = _newsletter_by_headers(email)

@@ -425,6 +425,11 @@ class _Walker:
                 plains += child_plain
                 htmls += child_html
             return plains, htmls
+        if maintype == "multipart":
+            # A multipart part whose boundary is missing or broken arrives as one string; keep what it
+            # says as text rather than losing it (sisimai's Verizon samples fold the boundary wrongly).
+            self.defects.append(f"{content_type} part without a usable boundary; its content is kept as text")
+            return [self.text_of(part)], []
         disposition = _disposition(part)
         has_name = _part_filename(part, []) is not None
         if content_type in ("text/plain", "text/html") and disposition != "attachment" and not has_name:
