@@ -457,8 +457,10 @@ def _is_start_of_quote_block(lines: Sequence[str], index: int) -> bool:
 
 def _skip_headers(lines: Sequence[str], index: int, *, quoted: bool = False) -> int:
     """Index of the first body line after a forward/separator's own header block."""
-    start = _next_nonblank(lines, index)
-    if start is None:
+    start = index
+    while start < len(lines) and not (_strip_quote(lines[start]) if quoted else lines[start]).strip():
+        start += 1
+    if start >= len(lines):
         return len(lines)
     size = _header_block(lines, start, quoted=quoted)
     if size:
@@ -690,6 +692,20 @@ def _join(lines: Sequence[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n").strip()
 
 
+def _end_of_quote_block(lines: Sequence[str]) -> int:
+    """Length of the ">"-quoted block (blank lines inside allowed) that opens `lines`; 0 if none."""
+    first = _next_nonblank(lines, 0)
+    if first is None or not _QUOTED.match(lines[first]):
+        return 0
+    end = first
+    for index in range(first, len(lines)):
+        if _QUOTED.match(lines[index]):
+            end = index + 1
+        elif lines[index].strip():
+            break
+    return end
+
+
 def _split_lines(lines: list[str], names: Sequence[str] = ()) -> tuple[ReplyParts, bool]:
     """Split normalised lines; the flag says whether any quoted history was found."""
     boundary = _find_boundary(lines)
@@ -701,9 +717,20 @@ def _split_lines(lines: list[str], names: Sequence[str] = ()) -> tuple[ReplyPart
         history = lines[boundary.start :]
         if boundary.kind == "forward":
             body = lines[boundary.body_start :]
-            forwarded = _join(
-                [_strip_quote(line) for line in body] if _QUOTED.match(lines[boundary.start]) else body
-            )
+            marker_quoted = bool(_QUOTED.match(lines[boundary.start]))
+            quoted_end = _end_of_quote_block(body)
+            if marker_quoted and not quoted_end:
+                forwarded = _join([_strip_quote(line) for line in body])
+            else:
+                if quoted_end:
+                    # "Begin forwarded message:" over a ">"-quoted message (Apple Mail in plain text):
+                    # the quote is the forward; unquoted text after it is the sender's again.
+                    forwarded = _join([_strip_quote(line) for line in body[:quoted_end]])
+                    after = body[quoted_end:]
+                    history = lines[boundary.start : boundary.body_start + quoted_end]
+                    head = [*head, "", *after]
+                else:
+                    forwarded = _join(body)
         elif not any(line.strip() for line in head) and boundary.kind in ("headers", "attribution"):
             # The text opens with a bare header block (a pasted or resent message) or with an
             # attribution above unquoted text (bottom-posting clients): that opening is the
