@@ -218,12 +218,13 @@ _SPAM_SIGNALS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "search-engine ranking offer",
         re.compile(
-            r"first\s+page\s+of\s+google|(?:rank|ranking|position)\s+(?:on|in)\s+google|\bseo\b|"
-            r"white\s+hat|backlinks?|google\s+my\s+business|search\s+engine\s+optimi[sz]ation",
+            r"(?:first|1st|top)\s+page\s+(?:of|on|in)\s+google|(?:rank|ranking|position)\s+(?:on|in)\s+google|"
+            r"white[- ]hat\s+(?:seo|methods|techniques)|backlinks?|search\s+engine\s+optimi[sz]ation\s+services",
             re.I,
         ),
-        2,
+        3,
     ),
+    ("SEO mention", re.compile(r"\bseo\b|google\s+my\s+business", re.I), 1),
     (
         "marketing service pitch",
         re.compile(

@@ -160,13 +160,18 @@ def _parse_file(path: Path) -> ParsedEmail | None:
         return None
 
 
-def _verdict_kind(path: Path) -> str | None:
+def _verdict(path: Path) -> tuple[str | None, str]:
+    """(kind or None, reason) for one message file; kind "unparseable" when it is not an email."""
     email = _parse_file(path)
     if email is None:
-        return "unparseable"
-    parts = split_reply(email.body_text, html=email.body_html)
+        return "unparseable", ""
+    parts = split_reply(email.body_text, html=email.body_html, sender=email.header("From"))
     verdict = detect_automated(email, parts.reply_text)
-    return verdict.kind if verdict else None
+    return (verdict.kind, verdict.reason) if verdict else (None, "")
+
+
+def _verdict_kind(path: Path) -> str | None:
+    return _verdict(path)[0]
 
 
 def measure_automated_corpora() -> dict[str, Any]:
@@ -275,12 +280,18 @@ def measure_dev_mailbox() -> dict[str, Any]:
     confusion: Counter[tuple[str, str]] = Counter()
     wrong: list[str] = []
     false_positives: list[str] = []
+    reasons: dict[str, str] = {}
+    per_label: dict[str, Counter[str]] = defaultdict(Counter)
     for label in labels:
-        kind = _verdict_kind(DEV_MAILBOX / "mail" / label["file"]) or "not_automated"
+        kind, reason = _verdict(DEV_MAILBOX / "mail" / label["file"])
+        predicted = kind or "not_automated"
         truth = label["kind"] if label["kind"] in AUTOMATED_KINDS else "not_automated"
-        confusion[(truth, kind)] += 1
-        if truth != kind:
-            wrong.append(f"{label['file']} ({label['kind']} -> {kind})")
+        confusion[(truth, predicted)] += 1
+        per_label[label["kind"]]["correct" if predicted == truth else "wrong"] += 1
+        if kind:
+            reasons[label["file"]] = f"{kind}: {reason}"
+        if truth != predicted:
+            wrong.append(f"{label['file']} ({label['kind']} -> {predicted})")
             if truth == "not_automated":
                 false_positives.append(label["file"])
     automated = [lab for lab in labels if lab["kind"] in AUTOMATED_KINDS]
@@ -289,7 +300,9 @@ def measure_dev_mailbox() -> dict[str, Any]:
         "automated_kind_correct": sum(confusion[(k, k)] for k in AUTOMATED_KINDS),
         "not_automated_total": len(labels) - len(automated),
         "false_positives": false_positives,
+        "per_label_kind": {k: dict(v) for k, v in sorted(per_label.items())},
         "confusion": {f"{t}->{p}": n for (t, p), n in sorted(confusion.items())},
+        "reasons": reasons,
         "wrong": wrong,
     }
 
@@ -409,8 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- automated mails with the right kind: {_pct(dev['automated_kind_correct'], dev['automated_total'])}")
     print(f"- false positives on request/followup/thanks mails: {len(dev['false_positives'])} "
           f"of {dev['not_automated_total']}")
+    print("\n| label kind | right | wrong |\n|---|---|---|")
+    for kind, counts in dev["per_label_kind"].items():
+        print(f"| {kind} | {counts.get('correct', 0)} | {counts.get('wrong', 0)} |")
     if verbose:
         print("  wrong:", dev["wrong"])
+        for file, reason in sorted(dev["reasons"].items()):
+            print(f"  {file}: {reason}")
 
     mime = measure_mime_robustness()
     print("\n## MIME robustness\n")
