@@ -123,6 +123,25 @@ _LABELLED_SEPARATOR = re.compile(
     r"[\w' ]{0,30}\s*-{3,}\s*$",
     re.IGNORECASE,
 )
+_SEPARATOR_LABEL_WORDS = re.compile(
+    r"original|forward|antwort|reply|answer|ursprüng|weitergeleitet|origin|oorspronkelijk|opprinnelig|"
+    r"oprindelig|alkuperäinen|původní|исходное|пересылаемое|przekazan|oryginaln|reenviad|inoltrat|encaminhad",
+    re.IGNORECASE,
+)
+
+
+def _is_labelled_separator(lines: Sequence[str], index: int) -> bool:
+    """"-----Antwort Nachricht-----" starts history; "----- Error message -----" is a heading, unless a
+    header block follows it."""
+    line = lines[index]
+    if not _LABELLED_SEPARATOR.match(line):
+        return False
+    if _SEPARATOR_LABEL_WORDS.search(line):
+        return True
+    following = _next_nonblank(lines, index + 1)
+    return following is not None and following - index <= 2 and _header_block(lines, following) > 0
+
+
 # Helpdesk and notification systems ask the customer to write above a marker line.
 _REPLY_ABOVE = re.compile(
     r"^[\s>#*-]*(?:please\s+)?(?:type|write|enter)\s+(?:your\s+)?(?:reply|response)\s+above\s+this\s+line|"
@@ -411,7 +430,7 @@ def _find_boundary(lines: Sequence[str]) -> _Boundary | None:
             return _Boundary(index, "reply_above", index + 1)
         if _FORWARD_MARKER.match(line):
             return _Boundary(index, "forward", _skip_headers(lines, index + 1))
-        if _ORIGINAL_MESSAGE.match(line) or _LABELLED_SEPARATOR.match(line):
+        if _ORIGINAL_MESSAGE.match(line) or _is_labelled_separator(lines, index):
             return _Boundary(index, "separator", _skip_headers(lines, index + 1))
         if _DASHED_WROTE.match(line):
             return _Boundary(index, "attribution", index + 1)
@@ -444,7 +463,11 @@ def _strong_attribution(lines: Sequence[str], start: int, end: int) -> bool:
     joined = " ".join(line.strip() for line in lines[start : end + 1])
     if _GMAIL_DATE_FIRST.match(joined):
         return True
-    return bool(_ATTRIBUTION_VERB.search(joined) and (_DATE_OR_TIME.search(joined) or _EMAIL.search(joined)))
+    # Without a ">" quote below, prose such as "On 9/21 at 10 AM the customer wrote:" followed by what
+    # the customer wrote must stay text: an unquoted history needs what clients write and people do
+    # not, the writer's address or a full timestamp (a four-digit year and a clock time).
+    full_timestamp = bool(re.search(r"\b(?:19|20)\d{2}\b", joined) and re.search(r"\d{1,2}[:.]\d{2}", joined))
+    return bool(_ATTRIBUTION_VERB.search(joined) and (_EMAIL.search(joined) or full_timestamp))
 
 
 def _is_start_of_quote_block(lines: Sequence[str], index: int) -> bool:
@@ -557,6 +580,8 @@ def _looks_like_signature_line(line: str) -> bool:
     stripped = line.strip()
     if not stripped or _LEGAL_FOOTER.match(stripped):
         return True
+    if re.match(r"^p\.?\s?s\b", stripped, re.IGNORECASE):
+        return False  # a postscript is the sender's text, not part of the signature
     if len(stripped) > _SIGNATURE_LINE_MAX:
         return bool(re.search(r"https?://|www\.|@|\+?\d[\d ().-]{6,}", stripped)) and len(stripped) < 160
     # Sentences end in "." or "?" and have several lowercase words; signature lines rarely do.
