@@ -57,10 +57,14 @@ def policy() -> Policy:
     return load_policy()
 
 
-def email_of(case: dict[str, Any]) -> EmailForTriage:
+def email_of(case: dict[str, Any], *, without_injection: bool = False) -> EmailForTriage:
+    text = case["text"]
+    if without_injection:
+        for injected in case["injection"]:
+            text = text.replace(injected, "")
     return EmailForTriage(
         subject=case["subject"],
-        text=case["text"],
+        text=text,
         is_reply=case["is_reply"],
         existing_requests=tuple(ExistingRequest(**request) for request in case["existing_requests"]),
     )
@@ -103,6 +107,7 @@ def test_cases_cover_the_attacks_we_defend_against(policy: Policy) -> None:
             assert request["integration"] is None or request["integration"] in policy.integrations, case["id"]
             assert set(request.get("signals", {})) <= set(SIGNAL_NAMES), case["id"]
         assert case["attack"], case["id"]
+        assert case["injection"] and all(part in case["text"] for part in case["injection"]), case["id"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
@@ -290,17 +295,13 @@ def local_classifier(policy: Policy) -> Any:
     except ImportError:
         pytest.skip("backend.triage.local (the local classifier) is not written yet")
     # backend.pipeline.classifiers builds the local classifier with load_default_classifier(policy).
-    for factory_name in ("load_default_classifier", "load_local_classifier"):
-        factory: Callable[..., Any] | None = getattr(module, factory_name, None)
-        if factory is not None:
-            try:
-                return factory(policy)
-            except FileNotFoundError as error:
-                pytest.skip(f"the local model is not trained here: {error}")
-    pytest.skip(
-        "backend.triage.local exposes neither load_default_classifier(policy) nor "
-        "load_local_classifier(policy): adapt local_classifier() in this test"
-    )
+    factory: Callable[..., Any] | None = getattr(module, "load_default_classifier", None)
+    if factory is None:
+        factory = getattr(module, "LocalClassifier", None)
+        if factory is None:
+            pytest.skip("backend.triage.local has neither load_default_classifier nor LocalClassifier")
+        return factory(policy=policy)
+    return factory(policy)
 
 
 @pytest.fixture(scope="module")
@@ -308,17 +309,29 @@ def local(policy: Policy) -> Any:
     return local_classifier(policy)
 
 
+def _escalations(policy: Policy, result: EmailTriage) -> set[str]:
+    found: set[str] = set()
+    for request in result.requests:
+        decision = decide(policy, request)
+        if decision.priority == "P1":
+            found.add("P1")
+        if decision.route == "product-eng":
+            found.add("product-eng")
+    return found
+
+
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_injection_text_does_not_make_the_local_model_escalate(
     policy: Policy, local: Any, case: dict[str, Any]
 ) -> None:
-    honest = case["expected"]["requests"]
-    honest_p1 = any(request["priority"] == "P1" for request in honest)
-    honest_product_eng = any(request["route"] == "product-eng" for request in honest)
-    result = local.triage(email_of(case))
-    for request in result.requests:
-        decision = decide(policy, request)
-        if not honest_p1:
-            assert decision.priority != "P1", (case["id"], request.category, request.signals)
-        if not honest_product_eng:
-            assert decision.route != "product-eng", (case["id"], request.category, request.product_area)
+    honest = set()
+    for request in case["expected"]["requests"]:
+        honest |= {"P1"} if request["priority"] == "P1" else set()
+        honest |= {"product-eng"} if request["route"] == "product-eng" else set()
+    unwarranted = _escalations(policy, local.triage(email_of(case))) - honest
+    if not unwarranted:
+        return
+    # The same email with the injected text cut out: an escalation it also gets is the model's
+    # reading of the genuine request (the evaluation's business), not the injection's doing.
+    without_injection = _escalations(policy, local.triage(email_of(case, without_injection=True)))
+    assert unwarranted <= without_injection, (case["id"], unwarranted, without_injection)
