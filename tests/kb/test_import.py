@@ -7,7 +7,7 @@ from backend.kb.importer import import_kb
 
 
 def _count(db: psycopg.Connection, table: str) -> int:
-    row = db.execute(f"select count(*) from {table}").fetchone()  # type: ignore[arg-type]
+    row = db.execute(f"select count(*) from {table}").fetchone()
     assert row is not None
     return int(row[0])
 
@@ -18,7 +18,7 @@ def test_first_import_creates_articles_runbooks_passages_and_vectors(
     result = import_kb(db, mini_kb, embedder=hashing_embedder)
     assert result.errors == []
     assert len(result.created) == 13 and result.updated == [] and result.unchanged == []
-    kinds = dict(db.execute("select slug, kind from kb_articles").fetchall())
+    kinds: dict[str, str] = dict(db.execute("select slug, kind from kb_articles").fetchall())
     assert kinds["account-lockout"] == "runbook" and kinds["reset-password"] == "article"
     row = db.execute(
         """
@@ -54,7 +54,7 @@ def test_an_edit_adds_a_version_and_keeps_the_old_one(db: psycopg.Connection, mi
     result = import_kb(db, mini_kb, embedder=None)
     assert result.updated == ["reset-password"] and result.created == []
     assert db.execute("select current_version from kb_articles where slug = 'reset-password'").fetchone() == (2,)
-    bodies = dict(db.execute("select version, body from kb_article_versions where slug = 'reset-password'").fetchall())
+    bodies: dict[int, str] = dict(db.execute("select version, body from kb_article_versions where slug = 'reset-password'").fetchall())
     assert "60 minutes" in bodies[1] and "30 minutes" in bodies[2]
     # Restoring the first text is an edit too: a third version, not a return to version 1.
     path.write_text(path.read_text().replace("valid for 30 minutes", "valid for 60 minutes"))
