@@ -82,9 +82,8 @@ def ingest(
     """Store every email of PATH (idempotent) and turn each unprocessed one into tickets."""
     from backend.db.schema import upgrade_database
     from backend.mail.sources import SourceError, source_for_path
-    from backend.pipeline.classifiers import default_classifier
-    from backend.pipeline.process import PipelineConfig
     from backend.pipeline.run import run_intake
+    from backend.pipeline.setup import build_pipeline_config
     from backend.policy.model import load_policy
     from backend.settings import get_settings
 
@@ -95,9 +94,7 @@ def ingest(
     except SourceError as error:
         _fail(str(error))
         return
-    config = PipelineConfig(
-        policy, default_classifier(policy, prefer_local=local), own_addresses=frozenset({settings.mailbox.lower()})
-    )
+    config = build_pipeline_config(policy, prefer_local=local)
     with _connect() as conn:
         upgrade_database(conn)
         report = run_intake(conn, source, mailbox or settings.mailbox, config)

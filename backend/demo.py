@@ -10,9 +10,8 @@ from backend.accounts.importer import import_accounts
 from backend.db.schema import upgrade_database
 from backend.db.server import connect
 from backend.mail.sources import EmlFolderSource
-from backend.pipeline.classifiers import default_classifier
-from backend.pipeline.process import PipelineConfig
 from backend.pipeline.run import run_intake
+from backend.pipeline.setup import build_pipeline_config
 from backend.policy.model import load_policy
 from backend.reporting.funnel import funnel_summary, render_funnel
 from backend.settings import get_settings
@@ -23,8 +22,8 @@ DEMO_MAILBOX_NAME = "demo@pam.example"
 def run_demo(mailbox_dir: Path, *, echo: Callable[[str], None] = print) -> None:
     settings = get_settings()
     policy = load_policy(settings.policy_path)
-    classifier = default_classifier(policy, prefer_local=True)
-    config = PipelineConfig(policy, classifier, own_addresses=frozenset({settings.mailbox.lower()}))
+    config = build_pipeline_config(policy, prefer_local=True)
+    classifier = config.classifier
     where = settings.database_url or f"embedded Postgres in {settings.data_dir / 'pgdata'}"
     echo(f"Database: {where}")
     with connect(autocommit=True) as conn:

@@ -16,8 +16,8 @@ from prefect import flow, get_run_logger, task
 from backend.db.schema import upgrade_database
 from backend.db.server import connect
 from backend.mail.sources import source_for_path
-from backend.pipeline.classifiers import default_classifier
-from backend.pipeline.process import PipelineConfig, process_pending
+from backend.pipeline.process import process_pending
+from backend.pipeline.setup import build_pipeline_config
 from backend.pipeline.store import store_messages
 from backend.policy.model import load_policy
 from backend.settings import get_settings
@@ -39,11 +39,7 @@ def store_new_mail(source_path: str, mailbox: str) -> dict[str, int]:
 def process_stored_mail(mailbox: str, prefer_local: bool) -> dict[str, Any]:
     settings = get_settings()
     policy = load_policy(settings.policy_path)
-    config = PipelineConfig(
-        policy,
-        default_classifier(policy, prefer_local=prefer_local),
-        own_addresses=frozenset({settings.mailbox.lower()}),
-    )
+    config = build_pipeline_config(policy, prefer_local=prefer_local)
     with connect(autocommit=True) as conn:
         report = process_pending(conn, config, mailbox=mailbox)
     return {

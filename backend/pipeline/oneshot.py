@@ -11,10 +11,9 @@ from backend.accounts.importer import import_accounts
 from backend.db.schema import upgrade_database
 from backend.db.server import temporary_database
 from backend.mail.sources import source_for_path
-from backend.pipeline.classifiers import default_classifier
-from backend.pipeline.process import PipelineConfig
 from backend.pipeline.results import email_results
 from backend.pipeline.run import run_intake
+from backend.pipeline.setup import build_pipeline_config
 from backend.policy.model import Policy, load_policy
 from backend.settings import get_settings
 from backend.triage.types import Classifier
@@ -32,11 +31,7 @@ def triage_path(
     settings = get_settings()
     policy = policy or load_policy(settings.policy_path)
     source = source_for_path(path)  # fails early, before starting a database, on a bad path
-    config = PipelineConfig(
-        policy,
-        classifier or default_classifier(policy),
-        own_addresses=frozenset({settings.mailbox.lower()}),
-    )
+    config = build_pipeline_config(policy, classifier=classifier)
     with temporary_database() as url, psycopg.connect(url, autocommit=True) as conn:
         upgrade_database(conn)
         if accounts_csv is not None:

@@ -33,8 +33,10 @@ from backend.mail.message import ParsedEmail, UnparseableEmail
 from backend.mail.mime import parse_email
 from backend.mail.reply import split_reply, text_for_triage
 from backend.mail.threading import ThreadMatch, find_conversation, normalise_subject
+from backend.pipeline.classifiers import LlmCallCollector
 from backend.pipeline.tickets import create_tickets, record_followup
 from backend.policy.model import Policy
+from backend.triage.llm_calls import record_llm_call
 from backend.triage.types import Classifier, EmailForTriage, EmailTriage, ExistingRequest
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class PipelineConfig:
     policy: Policy
     classifier: Classifier
     own_addresses: frozenset[str] = frozenset()  # our support mailbox(es): our own mail never becomes a request
+    llm_calls: LlmCallCollector | None = None  # the classifier's recorder, when it calls an LLM
 
 
 @dataclass
@@ -274,7 +277,7 @@ def _process(conn: psycopg.Connection, config: PipelineConfig, message_pk: int) 
         return MessageResult(message_pk, "failed", None, reason=error.reason)
 
     sent_at = _sent_at(parsed, ingested_at)
-    parts = split_reply(parsed.body_text, html=parsed.body_html, sender=parsed.from_address)
+    parts = split_reply(parsed.body_text, html=parsed.body_html, sender=parsed.header("From") or parsed.from_address)
     language = _language(parts.reply_text or parsed.body_text)
 
     if _is_own_mail(conn, config, parsed):
@@ -397,17 +400,30 @@ def _language(text: str) -> str | None:
     return detect_language(text)
 
 
+def _record_llm_calls(conn: psycopg.Connection, config: PipelineConfig, result: MessageResult) -> None:
+    if config.llm_calls is None:
+        return
+    for call in config.llm_calls.drain():
+        record_llm_call(conn, call, result.ticket_ids, message_pk=result.message_pk)
+
+
 def process_message(conn: psycopg.Connection, config: PipelineConfig, message_pk: int) -> MessageResult:
     """Process one stored message in its own transaction; an internal error is recorded, not lost."""
+    if config.llm_calls is not None:
+        config.llm_calls.drain()  # calls of an earlier, rolled-back attempt are not this message's
     try:
         with conn.transaction():
-            return _process(conn, config, message_pk)
+            result = _process(conn, config, message_pk)
+            _record_llm_calls(conn, config, result)
+            return result
     except Exception as error:  # ours: record it so the message has an outcome, and report it
         logger.exception("processing message %s failed", message_pk)
         reason = f"internal error: {type(error).__name__}: {error}"[:2000]
+        failed = MessageResult(message_pk, "failed", None, reason=reason)
         with conn.transaction():
             _record_outcome(conn, message_pk, outcome="failed", kind=None, reason=reason)
-        return MessageResult(message_pk, "failed", None, reason=reason)
+            _record_llm_calls(conn, config, failed)  # what a failed email cost is still recorded
+        return failed
 
 
 def process_pending(conn: psycopg.Connection, config: PipelineConfig, *, mailbox: str | None = None) -> ProcessReport:

@@ -52,16 +52,17 @@ def store_messages(
     mailbox: str,
     messages: Iterable[SourceMessage],
     *,
-    after_each: Callable[[SourceMessage, bool], None] | None = None,
+    after_each: Callable[[SourceMessage, bool], object] | None = None,
 ) -> StoreReport:
     report = StoreReport()
     for message in messages:
         report.seen += 1
-        if store_message(conn, mailbox, message):
+        is_new = store_message(conn, mailbox, message)
+        if is_new:
             report.stored += 1
             report.stored_ids.append(message.source_id)
         else:
             report.already_stored += 1
         if after_each is not None:
-            after_each(message, True)
+            after_each(message, is_new)
     return report

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from backend.db.schema import upgrade_database
+from backend.pipeline import setup as pipeline_setup
 from backend.policy.model import Policy
 from backend.settings import get_settings
 from tests.pipeline.fakes import MarkerClassifier, make_email
@@ -30,10 +31,10 @@ def test_flow_ingests_a_folder_and_rerun_is_a_no_op(
 ) -> None:
     import flows.ingest_mail as flow_module
 
-    def marker_classifier(policy: Policy, *, prefer_local: bool = False) -> MarkerClassifier:
+    def marker_classifier(policy: Policy, **_: object) -> MarkerClassifier:
         return MarkerClassifier()
 
-    monkeypatch.setattr(flow_module, "default_classifier", marker_classifier)
+    monkeypatch.setattr(pipeline_setup, "default_classifier", marker_classifier)
     when = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)
     (tmp_path / "0001.eml").write_bytes(make_email(sender="a@shop.example", subject="Help", body="[how_to/dashboard]",
                                                    message_id="<1@shop.example>", date=when))
@@ -57,10 +58,10 @@ def test_flow_fails_loudly_on_internal_errors(
 ) -> None:
     import flows.ingest_mail as flow_module
 
-    def broken_classifier(policy: Policy, *, prefer_local: bool = False) -> MarkerClassifier:
+    def broken_classifier(policy: Policy, **_: object) -> MarkerClassifier:
         return MarkerClassifier(fail_with=RuntimeError("model missing"))
 
-    monkeypatch.setattr(flow_module, "default_classifier", broken_classifier)
+    monkeypatch.setattr(pipeline_setup, "default_classifier", broken_classifier)
     (tmp_path / "0001.eml").write_bytes(make_email(sender="a@shop.example", subject="Help", body="[how_to/dashboard]",
                                                    message_id="<1@shop.example>", date=datetime.now(UTC)))
     with pytest.raises(flow_module.IngestFailed, match="1 email\\(s\\) failed with an internal error"):
