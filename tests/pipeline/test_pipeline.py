@@ -298,3 +298,28 @@ def test_every_message_has_exactly_one_outcome_in_fct_messages(db, config, accou
     )
     rows = db.execute("select source_id, outcome from fct_messages order by source_id").fetchall()
     assert rows == [("0001.eml", "tickets_created"), ("0002.eml", "failed"), ("0003.eml", "not_actionable")]
+
+
+def test_llm_calls_are_recorded_with_the_tickets_they_served(db, policy, accounts) -> None:
+    from backend.pipeline.classifiers import LlmCallCollector
+    from backend.triage.llm_calls import LlmCall
+
+    collector = LlmCallCollector()
+
+    class CostlyClassifier(MarkerClassifier):
+        def triage(self, email):  # type: ignore[no-untyped-def]
+            collector(LlmCall(model="claude-haiku", outcome="retry", http_status=529, error="overloaded"))
+            collector(LlmCall(model="claude-haiku", outcome="ok", input_tokens=2000, output_tokens=300,
+                              cost_usd=0.0009))
+            return super().triage(email)
+
+    config = PipelineConfig(policy, CostlyClassifier(), own_addresses=frozenset({MAILBOX}), llm_calls=collector)
+    ingest(db, config, ("0001.eml", request_email(body="[bug/dashboard]\n[billing/billing]")))
+    calls = db.execute("select outcome, cost_usd from llm_calls order by llm_call_id").fetchall()
+    assert [(outcome, float(cost) if cost is not None else None) for outcome, cost in calls] == [
+        ("retry", 0.0), ("ok", 0.0009)
+    ]
+    per_ticket = db.execute(
+        "select ticket_id, sum(cost_share_usd) from llm_call_tickets group by ticket_id order by ticket_id"
+    ).fetchall()
+    assert [float(share) for _, share in per_ticket] == [0.00045, 0.00045]
