@@ -56,7 +56,7 @@ $$;
 
 -- The earliest instant by which `business_minutes` of business time have elapsed since `start_at`: a start
 -- outside business hours begins at the next opening; a budget ending exactly at closing is due at closing
--- (the same rules as BusinessCalendar.add_business_time).
+-- (the same rules as BusinessCalendar.add_business_time). Null when the calendar does not reach that far.
 create function business_add_minutes(timezone_name text, start_at timestamptz, business_minutes numeric)
 returns timestamptz
 language sql stable parallel safe
@@ -69,7 +69,14 @@ as $$
         case
             when business_minutes <= 0 then start_at
             else (
-                select days.opens_at + make_interval(secs => (budget.target_seconds - days.seconds_before)::double precision)
+                -- The last open day that starts before the target; null when the target lies past the
+                -- calendar's end (that day then ends before the target).
+                select
+                    case
+                        when budget.target_seconds <= days.seconds_before + days.open_seconds
+                            then days.opens_at
+                                + make_interval(secs => (budget.target_seconds - days.seconds_before)::double precision)
+                    end
                 from business_calendar_days as days
                 where days.timezone = timezone_name
                     and days.open_seconds > 0
@@ -221,13 +228,14 @@ create table rollup_resolution_times (
     created_month date not null,
     account_key text not null,
     route_key text not null,
-    resolving_tier smallint not null,
+    tier_key text not null,
+    resolving_tier smallint,
     resolved bigint not null,
     median_wall_hours numeric,
     p90_wall_hours numeric,
     median_business_hours numeric,
     p90_business_hours numeric,
-    primary key (account_key, route_key, created_month, resolving_tier)
+    primary key (account_key, route_key, tier_key, created_month)
 );
 
 create table rollup_escalation_paths (

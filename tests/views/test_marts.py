@@ -140,10 +140,13 @@ def test_resolution_times_per_tier(marts: psycopg.Connection) -> None:
     got = rows(
         marts,
         """select resolving_tier, resolved, median_wall_hours, p90_wall_hours, median_business_hours, p90_business_hours
-           from mart_resolution_times where account_key = '*' and route_key = '*' order by resolving_tier""",
+           from mart_resolution_times where account_key = '*' and route_key = '*' order by tier_key""",
     )
     d = Decimal
     assert got == [
+        # all tiers ('*' sorts first): six resolved tickets, wall 0.5, 6, 24, 25, 48, 70 hours: median
+        # (24 + 25) / 2, p90 48 + 0.5 * 22; business 0, 0.5, 10, 11, 14, 20
+        (None, 6, d("24.50"), d("59.00"), d("10.50"), d("17.00")),
         # tier 0: 101 (25 h wall, 11 business), 102 (0.5, 0.5): p90 = 0.5 + 0.9 * (25 - 0.5) = 22.55
         (0, 2, d("12.75"), d("22.55"), d("5.75"), d("9.95")),
         # tier 1: 103 (70, 14), 104 (48, 20): p90 = 48 + 0.9 * 22 = 67.8; 14 + 0.9 * 6 = 19.4
@@ -153,13 +156,16 @@ def test_resolution_times_per_tier(marts: psycopg.Connection) -> None:
     ]
     assert rows(
         marts,
-        """select route_key, resolving_tier, resolved, median_business_hours from mart_resolution_times
-           where account_key = 'bay-kia' order by route_key, resolving_tier""",
+        """select route_key, tier_key, resolved, median_business_hours from mart_resolution_times
+           where account_key = 'bay-kia' order by route_key, tier_key""",
     ) == [
-        ("*", 1, 1, Decimal("14.00")),
-        ("*", 2, 1, Decimal("10.00")),
-        ("ai", 1, 1, Decimal("14.00")),
-        ("support-eng-core", 2, 1, Decimal("10.00")),
+        ("*", "*", 2, Decimal("12.00")),
+        ("*", "1", 1, Decimal("14.00")),
+        ("*", "2", 1, Decimal("10.00")),
+        ("ai", "*", 1, Decimal("14.00")),
+        ("ai", "1", 1, Decimal("14.00")),
+        ("support-eng-core", "*", 1, Decimal("10.00")),
+        ("support-eng-core", "2", 1, Decimal("10.00")),
     ]
 
 
