@@ -73,13 +73,16 @@ def accounts_import(file: Annotated[Path, typer.Argument(help="CSV in the format
 
 @app.command("ingest")
 def ingest(
-    path: Annotated[Path, typer.Argument(help="a folder of .eml files or an mbox file")],
+    path: Annotated[Path | None, typer.Argument(help="a folder of .eml files or an mbox file")] = None,
+    gmail: Annotated[bool, typer.Option("--gmail", help="sync the Gmail mailbox (credentials from GMAIL_*)")] = False,
+    label: Annotated[str | None, typer.Option(help="Gmail label to add to processed messages")] = None,
+    max_lag_minutes: Annotated[int, typer.Option(help="freshness alarm: allowed ingestion lag")] = 30,
     mailbox: Annotated[str | None, typer.Option(help="mailbox name (default: TIER0_MAILBOX)")] = None,
     local: Annotated[
         bool, typer.Option("--local", help="use the local model even if ANTHROPIC_API_KEY is set")
     ] = False,
 ) -> None:
-    """Store every email of PATH (idempotent) and turn each unprocessed one into tickets."""
+    """Store every email of PATH, or new Gmail mail (idempotent), and turn each unprocessed one into tickets."""
     from backend.db.schema import upgrade_database
     from backend.mail.sources import SourceError, source_for_path
     from backend.pipeline.run import run_intake
@@ -89,6 +92,12 @@ def ingest(
 
     settings = get_settings()
     policy = load_policy(settings.policy_path)
+    if gmail == (path is not None):
+        _fail("give either PATH or --gmail", code=2)
+    if gmail:
+        _ingest_gmail(policy, mailbox or settings.mailbox, label, max_lag_minutes, local)
+        return
+    assert path is not None
     try:
         source = source_for_path(path)
     except SourceError as error:
@@ -103,6 +112,42 @@ def ingest(
         + ", ".join(f"{k} {v}" for k, v in sorted(report.process.outcomes.items()))
         + f"; tickets created {report.process.tickets_created}"
     )
+    if report.process.internal_errors:
+        _fail(f"{report.process.internal_errors} email(s) failed with an internal error; see fct_messages")
+
+
+def _ingest_gmail(policy: Any, mailbox: str, label: str | None, max_lag_minutes: int, local: bool) -> None:
+    from datetime import timedelta
+
+    from backend.db.schema import upgrade_database
+    from backend.mail.freshness import FreshnessAlarm
+    from backend.mail.gmail_auth import GmailAuthError, gmail_service_from_env
+    from backend.pipeline.gmail_intake import run_gmail_intake
+    from backend.pipeline.setup import build_pipeline_config
+
+    try:
+        service = gmail_service_from_env(readonly=label is None)
+    except GmailAuthError as error:
+        _fail(str(error), code=2)
+        return
+    with _connect() as conn:
+        upgrade_database(conn)
+        report = run_gmail_intake(
+            conn,
+            service,
+            mailbox,
+            build_pipeline_config(policy, prefer_local=local),
+            processed_label=label,
+            max_lag=timedelta(minutes=max_lag_minutes),
+        )
+    typer.echo(
+        f"gmail: stored {report.store.stored} new of {report.store.seen}; processed {report.process.processed}; "
+        f"tickets created {report.process.tickets_created}; labelled {report.labelled}"
+    )
+    try:
+        report.freshness.raise_if_stale()
+    except FreshnessAlarm as alarm:
+        _fail(f"FRESHNESS ALARM: {alarm}")
     if report.process.internal_errors:
         _fail(f"{report.process.internal_errors} email(s) failed with an internal error; see fct_messages")
 

@@ -41,12 +41,14 @@ def run_gmail_intake(
     first_sync_window_days: int = 7,
     max_lag: timedelta = timedelta(minutes=30),
     now: datetime | None = None,
+    source_options: dict[str, Any] | None = None,
 ) -> GmailIntakeReport:
     source = GmailSource(
         service,
         state=SyncStateStore(conn, mailbox),
         first_sync_window_days=first_sync_window_days,
         processed_label=processed_label,
+        **(source_options or {}),
     )
     stored = store_messages(
         conn, mailbox, source.iter_messages(), after_each=lambda _message, _new: source.commit_checkpoint()
