@@ -1,0 +1,90 @@
+"""A ticket's SLA state as the queue shows it: both clocks from backend/sla/clock.py, pauses taken
+from the ticket's history, and one overall state (the worse clock) to filter and sort by.
+
+Pauses come from `ticket_events`: `waiting_on_customer` starts one; the customer's next reply
+(`customer_replied`), a `reopened` or a `resolved` ends it. A pause still open while the ticket is
+`pending_customer` stops the clocks (backend/sla/clock.py: the due instant is then unknown).
+
+Pure functions; failures are ours (a ticket with an unknown priority is a bug upstream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from backend.api.schemas import ClockOut, SlaOut, SlaStateName
+from backend.policy.model import Policy
+from backend.sla.clock import ClockStatus, Pause, sla_state
+
+PAUSE_STARTS = "waiting_on_customer"
+PAUSE_ENDS = frozenset({"customer_replied", "reopened", "resolved"})
+
+# Most at risk first: the queue sorts by this rank, then by the due instant.
+STATE_RANK: dict[SlaStateName, int] = {"breached": 0, "warning": 1, "ok": 2, "paused": 3, "met": 4}
+
+
+def pauses_from_events(events: Sequence[tuple[str, datetime]], *, is_waiting: bool) -> list[Pause]:
+    """Pauses from (event_type, occurred_at) pairs in time order. An unended pause stays open only
+    while the ticket is still waiting on the customer; otherwise it ends at the next event seen."""
+    pauses: list[Pause] = []
+    started: datetime | None = None
+    last_seen: datetime | None = None
+    for event_type, occurred_at in events:
+        if event_type == PAUSE_STARTS:
+            if started is None:
+                started = occurred_at
+        elif started is not None and event_type in PAUSE_ENDS:
+            pauses.append((started, occurred_at))
+            started = None
+        last_seen = occurred_at
+    if started is not None:
+        if is_waiting:
+            pauses.append((started, None))
+        elif last_seen is not None and last_seen > started:
+            pauses.append((started, last_seen))
+    return pauses
+
+
+def _clock(status: ClockStatus) -> ClockOut:
+    return ClockOut(state=status.state, due_at=status.due, fraction=round(status.fraction, 4))
+
+
+@dataclass(frozen=True)
+class TicketSla:
+    view: SlaOut
+    sort_due: datetime | None  # the due instant of the clock that decides the state
+
+    @property
+    def rank(self) -> int:
+        return STATE_RANK[self.view.state]
+
+
+def ticket_sla(
+    policy: Policy,
+    *,
+    priority: str,
+    created_at: datetime,
+    timezone: str | None,
+    first_responded_at: datetime | None,
+    resolved_at: datetime | None,
+    pauses: Sequence[Pause],
+    at: datetime,
+) -> TicketSla:
+    status = sla_state(
+        priority,
+        created_at,
+        timezone,
+        policy.sla,
+        policy.business_hours,
+        at,
+        pauses=pauses,
+        # Resolving a ticket answers it: a resolved ticket no longer waits for a first response.
+        first_responded_at=first_responded_at or resolved_at,
+        resolved_at=resolved_at,
+    )
+    clocks = [status.first_response, status.resolution]
+    worst = min(clocks, key=lambda clock: STATE_RANK[clock.state])
+    view = SlaOut(state=worst.state, first_response=_clock(status.first_response), resolution=_clock(status.resolution))
+    return TicketSla(view=view, sort_due=worst.due)
