@@ -47,16 +47,17 @@ class KbSettings(_Strict):
     # What customer-facing search returns: articles only; runbooks are OPS material.
     search_kinds: list[Literal["article", "runbook"]] = Field(default_factory=lambda: ["article"])  # type: ignore[arg-type]
     weights: SearchWeights = SearchWeights()
-    # Full-text rank normalisation: rank / (rank + full_text_saturation), in 0..1.
-    full_text_saturation: float = Field(default=0.1, gt=0)
-    # ts_rank weights for body, (unused), tags, title: {D, C, B, A} in Postgres' order.
-    rank_weights: tuple[float, float, float, float] = (0.1, 0.2, 0.4, 1.0)
+    # Full-text normalisation: bm25 / (bm25 + full_text_saturation), in 0..1.
+    full_text_saturation: float = Field(default=10.0, gt=0)
+    # A query word in the title (tags) counts this many times one in the body.
+    title_boost: float = Field(default=2.0, ge=1)
+    tags_boost: float = Field(default=1.5, ge=1)
     # A query word the KB never uses is replaced by the KB word at least this trigram-similar.
     correction_similarity: float = Field(default=0.6, gt=0, le=1)
     # A tag counts as mentioned by the query from this pg_trgm word_similarity up.
     trigram_similarity: float = Field(default=0.7, gt=0, le=1)
-    answer_with_vectors: AnswerRule = AnswerRule(min_score=0.853)
-    answer_without_vectors: AnswerRule = AnswerRule(min_score=0.119)
+    answer_with_vectors: AnswerRule = AnswerRule(min_score=0.977)
+    answer_without_vectors: AnswerRule = AnswerRule(min_score=0.234)
     # Drafts: which ticket tiers get a KB draft, how many article sections a draft quotes, and
     # which article audiences may be quoted to a customer.
     draft_tiers: list[int] = Field(default_factory=lambda: [0, 1])

@@ -82,3 +82,22 @@ def test_demo_kb_passes_its_golden_check(db: psycopg.Connection, embedder: Embed
     import_kb(db, SAMPLE_DATA_DIR / "kb", embedder=embedder)
     result = kb_check(db, SAMPLE_DATA_DIR / "kb" / "golden.jsonl", embedder=embedder)
     assert result.passed, [failure.describe() for failure in result.failures]
+
+
+def test_check_command_exits_non_zero_with_the_list(
+    db: psycopg.Connection, mini_kb: Path, embedder: Embedder, golden: Path
+) -> None:
+    from backend.kb.commands import kb_check_command
+
+    import_kb(db, mini_kb, embedder=embedder)
+    lines: list[str] = []
+    assert kb_check_command(db, golden, echo=lines.append) == 0
+    assert lines == ["4/4 golden questions find their article in the top 3"]
+    (mini_kb / "articles" / "single-sign-on.md").write_text(
+        "---\nslug: single-sign-on\ntitle: Office plants\n---\n\nWater the ferns on Fridays and the cactus monthly.\n"
+    )
+    import_kb(db, mini_kb, embedder=embedder)
+    lines.clear()
+    assert kb_check_command(db, golden, echo=lines.append) == 1
+    assert lines[0] == "3/4 golden questions find their article in the top 3"
+    assert lines[1].startswith("FAIL line 4: 'single-sign-on' not in top 3")
