@@ -3,82 +3,11 @@ policy's decisions and their history, and re-running never duplicates anything."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-import psycopg
-import pytest
-
-from backend.accounts.importer import import_accounts
-from backend.mail.sources import SourceMessage
-from backend.pipeline.process import PipelineConfig, process_pending
-from backend.pipeline.store import store_messages
-from backend.policy.model import Policy, load_policy
+from backend.pipeline.process import PipelineConfig
+from tests.pipeline.conftest import MAILBOX, MONDAY_10AM_CHICAGO, ingest, message_row, request_email, tickets_of
 from tests.pipeline.fakes import MarkerClassifier, make_email
-
-MAILBOX = "support@pam.example"
-MONDAY_10AM_CHICAGO = datetime(2026, 9, 14, 15, 0, tzinfo=UTC)  # Mon 10:00 CDT
-
-ACCOUNTS_CSV = """\
-account_id,name,domains,timezone,plan,mrr_usd,contract_start,renewal_date,onboarding_status,integration,integration_pending_since
-lakeside-ford,Lakeside Ford,lakesideford.example,America/Chicago,growth,1500,2024-01-10,2027-03-01,live,cdk,
-hilltop-kia,Hilltop Kia,hilltopkia.example;hilltop-group.example,America/New_York,starter,700,2026-09-01,2027-09-01,onboarding,tekion,
-"""
-
-
-@pytest.fixture
-def policy() -> Policy:
-    return load_policy()
-
-
-@pytest.fixture
-def classifier() -> MarkerClassifier:
-    return MarkerClassifier()
-
-
-@pytest.fixture
-def config(policy: Policy, classifier: MarkerClassifier) -> PipelineConfig:
-    return PipelineConfig(policy, classifier, own_addresses=frozenset({MAILBOX}))
-
-
-@pytest.fixture
-def accounts(db: psycopg.Connection, tmp_path: Path) -> None:
-    path = tmp_path / "accounts.csv"
-    path.write_text(ACCOUNTS_CSV, encoding="utf-8")
-    import_accounts(db, path)
-
-
-def ingest(db: psycopg.Connection, config: PipelineConfig, *messages: tuple[str, bytes]):  # type: ignore[no-untyped-def]
-    stored = store_messages(db, MAILBOX, (SourceMessage(source_id=sid, raw=raw, label=sid) for sid, raw in messages))
-    return stored, process_pending(db, config, mailbox=MAILBOX)
-
-
-def message_row(db: psycopg.Connection, source_id: str) -> dict[str, object]:
-    cursor = db.execute(
-        "select kind, outcome, outcome_reason, followup_of, account_id, conversation_id from messages "
-        "where source_id = %s",
-        (source_id,),
-    )
-    row = cursor.fetchone()
-    assert row is not None
-    return dict(zip([column.name for column in cursor.description or []], row, strict=True))
-
-
-def tickets_of(db: psycopg.Connection, source_id: str) -> list[tuple]:  # type: ignore[type-arg]
-    return db.execute(
-        """select category, product_area, priority, tier, route, is_flagged_for_review
-           from tickets join messages using (message_pk) where source_id = %s order by request_index""",
-        (source_id,),
-    ).fetchall()
-
-
-def request_email(
-    message_id: str = "<req-1@lakesideford.example>",
-    body: str = "Hello\n[bug/dashboard]\n",
-    sender: str = "Dana <dana@lakesideford.example>",
-    date: datetime = MONDAY_10AM_CHICAGO,
-) -> bytes:
-    return make_email(sender=sender, subject="Report page broken", body=body, message_id=message_id, date=date)
 
 
 def test_request_becomes_routed_ticket_with_history_outbox_and_sla(db, config, accounts) -> None:
@@ -231,7 +160,7 @@ def test_followup_reopens_a_resolved_ticket_and_a_late_one_opens_a_linked_ticket
     statuses = db.execute("select status from tickets order by ticket_id").fetchall()
     assert statuses == [("resolved",), ("open",)]
     link = db.execute("select data->>'previous_ticket_id' from ticket_events where event_type = 'linked_to_previous'")
-    assert link.fetchall() == [(str(db.execute("select min(ticket_id) from tickets").fetchone()[0]),)]  # type: ignore[index]
+    assert link.fetchall() == [(str(db.execute("select min(ticket_id) from tickets").fetchone()[0]),)]
 
 
 def test_our_own_mail_is_not_a_request(db, config) -> None:
@@ -307,17 +236,19 @@ def test_llm_calls_are_recorded_with_the_tickets_they_served(db, policy, account
     collector = LlmCallCollector()
 
     class CostlyClassifier(MarkerClassifier):
-        def triage(self, email):  # type: ignore[no-untyped-def]
+        def triage(self, email):
             collector(LlmCall(model="claude-haiku", outcome="retry", http_status=529, error="overloaded"))
-            collector(LlmCall(model="claude-haiku", outcome="ok", input_tokens=2000, output_tokens=300,
-                              cost_usd=0.0009))
+            collector(
+                LlmCall(model="claude-haiku", outcome="ok", input_tokens=2000, output_tokens=300, cost_usd=0.0009)
+            )
             return super().triage(email)
 
     config = PipelineConfig(policy, CostlyClassifier(), own_addresses=frozenset({MAILBOX}), llm_calls=collector)
     ingest(db, config, ("0001.eml", request_email(body="[bug/dashboard]\n[billing/billing]")))
     calls = db.execute("select outcome, cost_usd from llm_calls order by llm_call_id").fetchall()
     assert [(outcome, float(cost) if cost is not None else None) for outcome, cost in calls] == [
-        ("retry", 0.0), ("ok", 0.0009)
+        ("retry", 0.0),
+        ("ok", 0.0009),
     ]
     per_ticket = db.execute(
         "select ticket_id, sum(cost_share_usd) from llm_call_tickets group by ticket_id order by ticket_id"
