@@ -1,0 +1,1 @@
+"""The static HTML report: every dashboard card's SQL run against Postgres, drawn as one self-contained page."""
