@@ -8,7 +8,7 @@ with the `deliver-notifications` flow (flows/notify.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -21,10 +21,11 @@ from backend.settings import get_settings
 
 # Only the database can fail here, and a rerun is harmless: retry a couple of times.
 @task(retries=2, retry_delay_seconds=[30, 120])
-def check_sla_clocks() -> dict[str, Any]:
+def check_sla_clocks(act_within_hours: float | None) -> dict[str, Any]:
     policy = load_policy(get_settings().policy_path)
+    act_within = None if act_within_hours is None else timedelta(hours=act_within_hours)
     with connect(autocommit=True) as conn:
-        report = check_slas(conn, policy, now=datetime.now(UTC))
+        report = check_slas(conn, policy, now=datetime.now(UTC), act_within=act_within)
     return {
         "checked": report.checked,
         "warnings": len(report.warnings),
@@ -33,13 +34,18 @@ def check_sla_clocks() -> dict[str, Any]:
         "notifications_queued": len(report.notifications),
         "due_times_updated": len(report.due_times_updated),
         "timezone_fallbacks": report.timezone_fallbacks,
+        "stale_breaches_not_escalated": len(report.stale_breaches),
     }
 
 
 @flow(name="sla-monitor")
-def sla_monitor() -> dict[str, Any]:
-    """Record SLA warnings and breaches of open tickets; escalate and notify breaches."""
-    summary = check_sla_clocks()
+def sla_monitor(act_within_hours: float | None = 24) -> dict[str, Any]:
+    """Record SLA warnings and breaches of open tickets; escalate and notify breaches.
+
+    A breach older than `act_within_hours` when first seen (the monitor was down, or a first run
+    over an old backlog) is recorded but not escalated; None acts on every breach.
+    """
+    summary = check_sla_clocks(act_within_hours)
     get_run_logger().info("SLA check: %s", summary)
     return summary
 

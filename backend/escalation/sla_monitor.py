@@ -39,7 +39,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import psycopg
@@ -84,6 +84,7 @@ class SlaRunReport:
     notifications: list[str] = field(default_factory=list)  # idempotency keys of outbox rows queued
     due_times_updated: list[int] = field(default_factory=list)
     timezone_fallbacks: list[int] = field(default_factory=list)
+    stale_breaches: list[SlaFinding] = field(default_factory=list)  # recorded only (see act_within)
 
     @property
     def recorded_anything(self) -> bool:
@@ -111,10 +112,19 @@ def notify_key(ticket_id: int, clock: str) -> str:
     return f"notify:sla_breach:{ticket_id}:{clock}"
 
 
-def check_slas(conn: psycopg.Connection, policy: Policy, *, now: datetime) -> SlaRunReport:
+def check_slas(
+    conn: psycopg.Connection, policy: Policy, *, now: datetime, act_within: timedelta | None = None
+) -> SlaRunReport:
     """Check every open ticket's SLA clocks at `now`; record warnings and breaches, escalate and
-    notify breaches. Runs in the caller's connection; each ticket in its own (sub)transaction."""
+    notify breaches. Runs in the caller's connection; each ticket in its own (sub)transaction.
+
+    `act_within`: when set, a breach that happened longer ago than this before `now` (the monitor
+    was not running, or this is its first run over an old backlog) is recorded but neither
+    escalated nor notified, so a first deployment does not page a lead for every old ticket.
+    """
     now = require_aware(now, "now")
+    if act_within is not None and act_within < timedelta(0):
+        raise ValueError("act_within must not be negative")
     report = SlaRunReport(now=now)
     tickets = _open_tickets(conn, now)
     report.checked = len(tickets)
@@ -123,8 +133,9 @@ def check_slas(conn: psycopg.Connection, policy: Policy, *, now: datetime) -> Sl
     ids = [ticket.ticket_id for ticket in tickets]
     pauses = _pauses(conn, ids, now)
     recorded = _recorded_keys(conn, ids)
+    act_since = None if act_within is None else now - act_within
     for ticket in tickets:
-        _check_ticket(conn, policy, ticket, pauses.get(ticket.ticket_id, []), recorded, now, report)
+        _check_ticket(conn, policy, ticket, pauses.get(ticket.ticket_id, []), recorded, now, act_since, report)
     return report
 
 
@@ -228,6 +239,7 @@ def _check_ticket(
     pauses: list[Pause],
     recorded: set[str],
     now: datetime,
+    act_since: datetime | None,
     report: SlaRunReport,
 ) -> None:
     status, timezone = _state(policy, ticket, pauses, now, report)
@@ -266,8 +278,12 @@ def _check_ticket(
                 continue  # another monitor recorded it first
             finding = SlaFinding(ticket.ticket_id, clock, kind, clock_status.fraction, occurred_at)
             (report.breaches if kind == "breach" else report.warnings).append(finding)
-            if kind == "breach" and not _completed(ticket, clock, now):
-                _act_on_breach(conn, policy, ticket, clock, clock_status, now, report)
+            if kind != "breach" or _completed(ticket, clock, now):
+                continue
+            if act_since is not None and occurred_at < act_since:
+                report.stale_breaches.append(finding)
+                continue
+            _act_on_breach(conn, policy, ticket, clock, clock_status, now, report)
 
 
 def _same_instant(left: datetime | None, right: datetime | None) -> bool:

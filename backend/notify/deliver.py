@@ -18,6 +18,10 @@ Each row is tried at most once per call, so a call always ends (no loop). The on
 second copy is a crash between a channel accepting the message and our commit: Slack webhooks take
 no idempotency key, and a page is better sent twice than lost.
 
+A row whose ticket is resolved or closed by the time it is due is not sent (outcome `skipped`;
+the row is finished as `delivered` with `payload.skipped` saying why): nobody is woken for a ticket
+that is already done.
+
 Failures: a row that can never be delivered (no rule for its event, no ticket, nobody to notify)
 is marked `failed` with the reason, for a human to see. An unexpected exception inside a notifier
 (our bug) is recorded as a failed channel and counted in `internal_errors`, so the flow raises after
@@ -47,7 +51,7 @@ NOTIFY_KIND = "notify"
 PAGE_EVENT = "p1_created"
 
 ChannelOutcome = Literal["delivered", "retry", "failed", "already_delivered", "already_failed"]
-RowOutcome = Literal["delivered", "retry", "failed"]
+RowOutcome = Literal["delivered", "retry", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,11 @@ class NotifyReport:
     @property
     def failed(self) -> int:
         return self._count("failed")
+
+    @property
+    def skipped(self) -> int:
+        """Rows not sent because their ticket was resolved or closed before delivery."""
+        return self._count("skipped")
 
     @property
     def sent(self) -> int:
@@ -202,6 +211,26 @@ def _deliver_row(
         ticket = load_ticket_facts(conn, ticket_id)
     except LookupError as error:
         return fail(str(error))
+    if ticket.status in ("resolved", "closed"):
+        # Nobody needs waking for a ticket already done (e.g. a backlog of old pages at a first
+        # deployment). The row is finished; payload.skipped says why nothing was sent.
+        reason = f"not sent: ticket {ticket.ticket_id} was already {ticket.status}"
+        conn.execute(
+            """
+            update notification_deliveries set status = 'failed', last_error = %s
+            where outbox_id = %s and status = 'pending'
+            """,
+            (reason, outbox_id),
+        )
+        conn.execute(
+            """
+            update outbox set status = 'delivered', attempts = %s, delivered_at = %s,
+                              payload = payload || jsonb_build_object('skipped', %s::text)
+            where outbox_id = %s
+            """,
+            (attempts + 1, now, reason, outbox_id),
+        )
+        return RowResult(outbox_id, ticket_id, kind, event, "skipped", error=reason)
     recipient = _recipient(config, rule, ticket, payload, now)
     if recipient is None:
         return fail(f"nobody to notify for {event}: no queue lead for {ticket.route!r} and no on-call rotation")
@@ -360,7 +389,12 @@ def _record_channel(
 
 
 def _finish_row(
-    conn: psycopg.Connection, outbox_id: int, status: RowOutcome, attempts: int, error: str | None, now: datetime
+    conn: psycopg.Connection,
+    outbox_id: int,
+    status: Literal["delivered", "failed"],
+    attempts: int,
+    error: str | None,
+    now: datetime,
 ) -> None:
     conn.execute(
         """

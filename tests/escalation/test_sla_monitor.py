@@ -247,3 +247,16 @@ def test_pauses_come_from_waiting_and_the_next_customer_reply() -> None:
         ("waiting_on_customer", t[5]),
     ]
     assert pauses_from_events(events) == [(t[1], t[3]), (t[5], None)]
+
+
+def test_breaches_older_than_act_within_are_recorded_but_not_escalated(db: psycopg.Connection, policy: Policy) -> None:
+    created = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)
+    old = make_ticket(db, created_at=created, priority="P2", tier=1, route="ops")
+    fresh = make_ticket(db, created_at=created + timedelta(days=2), priority="P2", tier=1, route="ops")
+    now = created + timedelta(days=2, hours=1)  # old breached two days ago, fresh just now
+    report = check_slas(db, policy, now=now, act_within=timedelta(hours=24))
+    assert {(f.ticket_id, f.clock) for f in report.breaches} == {(old, "first_response"), (fresh, "first_response")}
+    assert [f.ticket_id for f in report.stale_breaches] == [old]
+    assert [m.ticket_id for m in report.escalations] == [fresh]
+    assert ticket_row(db, old)[:2] == (1, "ops") and _outbox(db, old) == []
+    assert len(_outbox(db, fresh)) == 1

@@ -242,6 +242,18 @@ def test_an_sla_breach_notifies_the_new_queues_lead_once(
     ]
 
 
+def test_nobody_is_woken_for_a_ticket_resolved_before_its_page_went_out(
+    db: psycopg.Connection, notify_config: NotificationsConfig, slack: FakeSlack
+) -> None:
+    ticket, outbox_id = _p1_page(db)
+    db.execute("update tickets set status = 'resolved', resolved_at = %s where ticket_id = %s", (NOW, ticket))
+    report = deliver_notifications(db, {"slack": slack.notifier()}, now=NOW, config=notify_config)
+    assert report.skipped == 1 and report.failed == 0 and slack.requests == []
+    row = db.execute("select status, payload->>'skipped' from outbox where outbox_id = %s", (outbox_id,)).fetchone()
+    assert row == ("delivered", f"not sent: ticket {ticket} was already resolved")
+    assert events_of(db, ticket, "paged") == []
+
+
 def test_now_must_be_aware(db: psycopg.Connection, notify_config: NotificationsConfig) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         deliver_notifications(db, {}, now=datetime(2026, 5, 4, 15, 0), config=notify_config)
