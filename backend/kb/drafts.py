@@ -35,7 +35,7 @@ from psycopg.types.json import Jsonb
 
 from backend.kb.claude_drafter import ClaudeDrafter, ClaudeDraftError, SourceArticle
 from backend.kb.config import KbSettings, load_kb_settings
-from backend.kb.documents import split_passages, split_sections
+from backend.kb.documents import split_sections
 from backend.kb.embedder import Embedder, load_embedder, vector_literal
 from backend.kb.incidents import Incident, link_ticket, matching_open_incident
 from backend.kb.search import _NOT_GIVEN, answer_rule, is_answerable, rank_articles
@@ -101,37 +101,69 @@ def _article(conn: psycopg.Connection, slug: str, version: int) -> tuple[SourceA
     return SourceArticle(slug=slug, version=version, title=title, url=url, body=body), audience
 
 
-def _passage_scores(
+_SECTION_SCORES = """
+with sections as (
+    select section_index, heading, body
+    from unnest(%(indexes)s::int[], %(headings)s::text[], %(bodies)s::text[]) as listed (section_index, heading, body)
+),
+
+query as (
+    select
+        tsvector_to_array(to_tsvector('english', %(query)s)) as lexemes,
+        websearch_to_tsquery('english', array_to_string(
+            regexp_split_to_array(lower(%(query)s), '[^a-z0-9]+'), ' or ')) as tsquery
+),
+
+best_passages as (
+    select section_index, max(1 - (embedding <=> %(vector)s::vector)) as similarity
+    from kb_passages
+    where slug = %(slug)s and version = %(version)s and embedding is not null
+        and %(vector)s::vector is not null
+    group by section_index
+)
+
+select
+    sections.section_index,
+    coalesce(best_passages.similarity, ts_rank(to_tsvector('english', sections.heading || ' ' || sections.body),
+                                               query.tsquery)),
+    coalesce((
+        select avg(case when entry.lexeme = any(query.lexemes) then 1.0 else 0.0 end)
+        from unnest(to_tsvector('english', sections.heading)) as entry
+    ), 0)
+from sections
+cross join query
+left join best_passages on best_passages.section_index = sections.section_index
+"""
+
+# A heading whose words the customer used ("The email did not arrive") is the article's own
+# signpost to the answer; it adds this much to the section's best passage similarity.
+_HEADING_MATCH_WEIGHT = 0.3
+
+
+def _section_scores(
     conn: psycopg.Connection, article: SourceArticle, query: str, vector: Sequence[float] | None
 ) -> dict[int, float]:
-    """Each section's best passage score for the query: vector similarity when there are
-    vectors, else full-text rank of the passage."""
-    if vector is not None:
-        rows = conn.execute(
-            """
-            select section_index, max(1 - (embedding <=> %s::vector))
-            from kb_passages
-            where slug = %s and version = %s and embedding is not null
-            group by section_index
-            """,
-            (vector_literal(vector), article.slug, article.version),
-        ).fetchall()
-        if rows:
-            return {int(section): float(score) for section, score in rows}
+    """How well each section answers the query: its best passage's vector similarity (full-text
+    rank without vectors) plus a bonus for heading words found in the query. The lead (the
+    text under the title) only introduces the article and is not quoted when other sections exist."""
     sections = split_sections(article.body, article.title)
-    scores: dict[int, float] = {}
-    for passage in split_passages(sections):
-        row = conn.execute(
-            """
-            select ts_rank(to_tsvector('english', %s),
-                           websearch_to_tsquery('english', array_to_string(
-                               regexp_split_to_array(lower(%s), '[^a-z0-9]+'), ' or ')))
-            """,
-            (f"{passage.heading} {passage.text}", query),
-        ).fetchone()
-        score = float(row[0]) if row else 0.0
-        scores[passage.section_index] = max(scores.get(passage.section_index, 0.0), score)
-    return scores
+    candidates = [
+        (index, section) for index, section in enumerate(sections)
+        if section.heading != article.title or len(sections) == 1
+    ]
+    rows = conn.execute(
+        _SECTION_SCORES,
+        {
+            "indexes": [index for index, _ in candidates],
+            "headings": [section.heading for _, section in candidates],
+            "bodies": [section.text for _, section in candidates],
+            "query": query,
+            "vector": vector_literal(vector) if vector is not None else None,
+            "slug": article.slug,
+            "version": article.version,
+        },
+    ).fetchall()
+    return {int(index): float(score) + _HEADING_MATCH_WEIGHT * float(overlap) for index, score, overlap in rows}
 
 
 def extractive_body(
@@ -255,7 +287,7 @@ def draft_for_ticket(
                 )
 
         article = sources[0]
-        section_scores = _passage_scores(conn, article, ticket.request_text, vector)
+        section_scores = _section_scores(conn, article, ticket.request_text, vector)
         body = extractive_body(article, section_scores, greeting, settings)
         return _store(
             conn, ticket.ticket_id, body=body, citations=[_citation(article)], generator="extractive",

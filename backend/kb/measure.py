@@ -15,6 +15,7 @@ query set (../shared/data/kb/queries-dev.jsonl, or --queries):
 - on StackFAQ (../shared/external/faq_retrieval/stackfaq, text nobody here wrote) imported as a
   second KB: recall@1 and @3, and the share of its (all off-topic) queries that the Pam KB
   declines;
+- the golden regression file (data/kb/golden.jsonl), with and without vectors;
 - with --grid, recall@3 and the cross-validated decline share for a small grid of signal weights.
 
 Nothing here writes outside the temporary database.
@@ -37,6 +38,7 @@ import yaml
 
 from backend.db.schema import upgrade_database
 from backend.db.server import temporary_database
+from backend.kb.check import kb_check
 from backend.kb.config import AnswerRule, KbSettings, SearchWeights, load_kb_settings
 from backend.kb.embedder import Embedder, load_embedder
 from backend.kb.importer import import_kb
@@ -218,20 +220,24 @@ def _stackfaq(embedder: Embedder | None, settings: KbSettings, pam_ranked_declin
         labelled = [
             LabelledQuery(queries[query_id], [slugs[faq] for faq in relevant[query_id]], True) for query_id in ids
         ]
-        started = time.monotonic()
-        ranked = _rank_all(conn, [query.query for query in labelled], embedder, settings, limit=3)
-        elapsed = time.monotonic() - started
-        metrics = retrieval_metrics(labelled, [[article.slug for article in articles] for articles in ranked])
-        rule = settings.answer_with_vectors if embedder is not None else settings.answer_without_vectors
-        answered = sum(is_answerable([a.score for a in articles], rule) for articles in ranked) / len(ranked)
-        mode = "with vectors" if embedder is not None else "without vectors"
-        print(f"\n## StackFAQ ({len(slugs)} FAQs, {len(labelled)} queries with text, "
-              f"{len(records) - len(queries)} without), {mode}")
-        print(f"recall@1 {metrics.recall_at_1:.3f}  recall@3 {metrics.recall_at_3:.3f}  MRR(top3) {metrics.mrr:.3f}")
-        print(f"answered with the Pam-calibrated threshold: {answered:.3f} (all are answerable here)")
-        print(f"import {imported:.1f} s, search {elapsed / len(labelled) * 1000:.1f} ms/query")
+        for mode_embedder in ([embedder, None] if embedder is not None else [None]):
+            started = time.monotonic()
+            ranked = _rank_all(conn, [query.query for query in labelled], mode_embedder, settings, limit=3)
+            elapsed = time.monotonic() - started
+            metrics = retrieval_metrics(labelled, [[article.slug for article in articles] for articles in ranked])
+            rule = settings.answer_with_vectors if mode_embedder is not None else settings.answer_without_vectors
+            answered = sum(is_answerable([a.score for a in articles], rule) for articles in ranked) / len(ranked)
+            mode = "with vectors" if mode_embedder is not None else "without vectors"
+            print(f"\n## StackFAQ ({len(slugs)} FAQs, {len(labelled)} queries with text, "
+                  f"{len(records) - len(queries)} without), {mode}")
+            print(f"recall@1 {metrics.recall_at_1:.3f}  recall@3 {metrics.recall_at_3:.3f}  "
+                  f"MRR(top3) {metrics.mrr:.3f}")
+            print(f"answered with the Pam-calibrated threshold: {answered:.3f} (all are answerable here)")
+            print(f"search {elapsed / len(labelled) * 1000:.1f} ms/query")
+        print(f"StackFAQ import: {imported:.1f} s")
         if pam_ranked_declines is not None:
-            print(f"StackFAQ queries searched in the Pam KB (all off-topic): declined {pam_ranked_declines:.3f}")
+            print(f"StackFAQ queries searched in the Pam KB (all off-topic), with vectors: "
+                  f"declined {pam_ranked_declines:.3f}")
         conn.close()
 
 
@@ -261,6 +267,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             _report_mode(f"{args.queries.name}, with vectors", queries, with_vectors, settings.answer_with_vectors)
             without = _rank_all(conn, texts, None, settings)
             _report_mode(f"{args.queries.name}, without vectors", queries, without, settings.answer_without_vectors)
+            golden = args.kb / "golden.jsonl"
+            if golden.is_file():
+                check = kb_check(conn, golden, embedder=embedder, settings=settings)
+                print(f"\n## golden check ({golden.name}, with vectors)\n{check.summary()}")
+                for failure in check.failures:
+                    print(f"  FAIL {failure.describe()}")
+                plain = kb_check(conn, golden, embedder=None, settings=settings)
+                print(f"without vectors: {plain.summary()}")
             if args.grid and embedder is not None:
                 _grid(conn, queries, embedder, settings)
             declines: float | None = None
