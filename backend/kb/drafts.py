@@ -241,9 +241,12 @@ def draft_for_ticket(
 ) -> Draft | None:
     """Write a pending draft for the ticket when an incident or the KB answers it; see module doc."""
     settings = settings or load_kb_settings()
-    ticket = _load_ticket(conn, ticket_id)
-    greeting = _greeting(ticket.contact_name, settings)
+    # Everything, the ticket's read included, happens in one transaction block: on a connection
+    # with no transaction open it commits at the end (callers such as the drafting outbox rely
+    # on that); inside a caller's transaction it is a savepoint.
     with conn.transaction():
+        ticket = _load_ticket(conn, ticket_id)
+        greeting = _greeting(ticket.contact_name, settings)
         incident = matching_open_incident(
             conn, category=ticket.category, product_area=ticket.product_area, integration=ticket.integration,
             settings=settings,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -82,58 +84,63 @@ _sequence = itertools.count(1)
 TicketFactory = Callable[..., int]
 
 
+def insert_ticket(
+    conn: psycopg.Connection,
+    request_text: str,
+    *,
+    tier: int = 0,
+    category: str = "how_to",
+    product_area: str = "dashboard",
+    integration: str | None = None,
+    contact_name: str | None = "Dana Reyes",
+) -> int:
+    """Insert a ticket (with the message and conversation it needs); returns its ticket_id."""
+    number = next(_sequence)
+    contact_id = None
+    if contact_name is not None:
+        row = conn.execute(
+            "insert into contacts (email, display_name) values (%s, %s) returning contact_id",
+            (f"contact{number}-{uuid.uuid4().hex[:8]}@dealer.example", contact_name),
+        ).fetchone()
+        assert row is not None
+        contact_id = row[0]
+    row = conn.execute(
+        """
+        insert into conversations (subject, created_at, last_message_at)
+        values ('Question', now(), now()) returning conversation_id
+        """
+    ).fetchone()
+    assert row is not None
+    conversation_id = row[0]
+    raw = f"Subject: Question\r\n\r\n{request_text}\r\n".encode()
+    row = conn.execute(
+        """
+        insert into messages (mailbox, source_id, raw, raw_sha256, size_bytes, conversation_id)
+        values ('support@pam.example', %s, %s, %s, %s, %s) returning message_pk
+        """,
+        (f"kb-test-{number}-{uuid.uuid4().hex[:8]}", raw, hashlib.sha256(raw).hexdigest(), len(raw),
+         conversation_id),
+    ).fetchone()
+    assert row is not None
+    message_pk = row[0]
+    row = conn.execute(
+        """
+        insert into tickets (conversation_id, message_pk, request_index, contact_id, summary, request_text,
+                             category, product_area, integration, priority, tier, route, classifier,
+                             model_version, created_at)
+        values (%s, %s, 0, %s, %s, %s, %s, %s, %s, 'P3', %s, 'tier0', 'test', 'test', now())
+        returning ticket_id
+        """,
+        (conversation_id, message_pk, contact_id, request_text[:80], request_text, category, product_area,
+         integration, tier),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @pytest.fixture
 def make_ticket(db: psycopg.Connection) -> TicketFactory:
-    """Insert a ticket (with the message and conversation it needs); returns its ticket_id."""
-
-    def make(
-        request_text: str,
-        *,
-        tier: int = 0,
-        category: str = "how_to",
-        product_area: str = "dashboard",
-        integration: str | None = None,
-        contact_name: str | None = "Dana Reyes",
-    ) -> int:
-        number = next(_sequence)
-        contact_id = None
-        if contact_name is not None:
-            row = db.execute(
-                "insert into contacts (email, display_name) values (%s, %s) returning contact_id",
-                (f"contact{number}@dealer.example", contact_name),
-            ).fetchone()
-            assert row is not None
-            contact_id = row[0]
-        row = db.execute(
-            """
-            insert into conversations (subject, created_at, last_message_at)
-            values ('Question', now(), now()) returning conversation_id
-            """
-        ).fetchone()
-        assert row is not None
-        conversation_id = row[0]
-        raw = f"Subject: Question\r\n\r\n{request_text}\r\n".encode()
-        row = db.execute(
-            """
-            insert into messages (mailbox, source_id, raw, raw_sha256, size_bytes, conversation_id)
-            values ('support@pam.example', %s, %s, %s, %s, %s) returning message_pk
-            """,
-            (f"kb-test-{number}", raw, hashlib.sha256(raw).hexdigest(), len(raw), conversation_id),
-        ).fetchone()
-        assert row is not None
-        message_pk = row[0]
-        row = db.execute(
-            """
-            insert into tickets (conversation_id, message_pk, request_index, contact_id, summary, request_text,
-                                 category, product_area, integration, priority, tier, route, classifier,
-                                 model_version, created_at)
-            values (%s, %s, 0, %s, %s, %s, %s, %s, %s, 'P3', %s, 'tier0', 'test', 'test', now())
-            returning ticket_id
-            """,
-            (conversation_id, message_pk, contact_id, request_text[:80], request_text, category, product_area,
-             integration, tier),
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
+    def make(request_text: str, **options: Any) -> int:
+        return insert_ticket(db, request_text, **options)
 
     return make

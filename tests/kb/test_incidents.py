@@ -66,3 +66,25 @@ def test_product_area_incident_and_closing_it(kb: psycopg.Connection, make_ticke
     assert draft_for_ticket(kb, later, embedder=None) is None  # closed: no incident reply, tier 2: no KB draft
     with pytest.raises(LookupError):
         close_incident(kb, incident.incident_id)
+
+
+def test_draft_commits_its_own_transaction_on_an_idle_connection(empty_database_url: str) -> None:
+    """The drafting outbox calls draft_for_ticket on a connection with no open transaction and
+    relies on the draft being committed when it returns."""
+    from backend.db.schema import upgrade_database
+
+    from .conftest import insert_ticket
+
+    with psycopg.connect(empty_database_url, autocommit=True) as admin:
+        upgrade_database(admin)
+    with psycopg.connect(empty_database_url) as setup:
+        open_incident(setup, product_area="telephony", title="SMS delays", customer_message="Texts are delayed.")
+        ticket_id = insert_ticket(setup, "Texts are slow", tier=2, category="outage", product_area="telephony")
+        setup.commit()
+    with psycopg.connect(empty_database_url) as worker:
+        draft = draft_for_ticket(worker, ticket_id, embedder=None)
+        assert draft is not None
+        assert worker.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with psycopg.connect(empty_database_url) as reader:
+        row = reader.execute("select status, generator from drafts where draft_id = %s", (draft.draft_id,)).fetchone()
+        assert row == ("pending", "incident")
