@@ -110,11 +110,15 @@ def ensure_calendar(
     *,
     today: date | None = None,
     extra_timezones: Iterable[str] = (),
+    covering: tuple[date, date] | None = None,
     force: bool = False,
 ) -> CalendarReport:
-    """Make business_calendar_days cover every timezone and date the data needs (see the module doc)."""
+    """Make business_calendar_days cover every timezone and date the data needs (see the module doc),
+    and at least the dates `covering` (first, last) when given."""
     today = today or datetime.now(UTC).date()
     first, last = _needed_range(conn, today)
+    if covering is not None:
+        first, last = min(first, covering[0]), max(last, covering[1])
     fingerprint = hours_fingerprint(hours)
     stored = conn.execute("select value from policy_settings where setting = 'business_hours_sha256'").fetchone()
     if stored is None or stored[0] != fingerprint:

@@ -80,7 +80,8 @@ as $$
                 from business_calendar_days as days
                 where days.timezone = timezone_name
                     and days.open_seconds > 0
-                    and days.seconds_before < budget.target_seconds
+                    -- ceil(...)::bigint: the same test for whole seconds, in the index's type.
+                    and days.seconds_before < ceil(budget.target_seconds)::bigint
                 order by days.seconds_before desc
                 limit 1
             )
@@ -314,3 +315,6 @@ create table mart_refreshes (
 create index ticket_events_recorded_at on ticket_events (recorded_at);
 create index tickets_updated_at on tickets (updated_at);
 create index llm_calls_recorded_at on llm_calls (recorded_at);
+
+-- The tickets mart reads each ticket's drafts (003 indexes drafts by status only).
+create index drafts_ticket on drafts (ticket_id);

@@ -1,0 +1,1 @@
+"""Synthetic support history for demos and benchmarks: `seed_history(conn, tickets=...)`."""
