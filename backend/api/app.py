@@ -61,6 +61,7 @@ from backend.api.schemas import (
     WaitBody,
     WebhookResult,
 )
+from backend.api.sla_view import SlaCache
 from backend.policy.model import Policy
 from backend.users.roles import PERMISSIONS, Permission, PermissionDenied, require
 from backend.users.store import User, authenticate, list_users
@@ -140,6 +141,7 @@ def create_app(
         secret = LinearSecrets().webhook_secret
         linear_webhook_secret = secret.get_secret_value() if secret else None
     pool = ConnectionPool(database_url or default_database_url(), size=pool_size or ApiSettings().pool_size)
+    sla_cache = SlaCache(policy)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -204,13 +206,13 @@ def create_app(
             limit=limit,
             offset=offset,
         )
-        return list_queue(conn, filters, policy=policy, now=clock())
+        return list_queue(conn, filters, policy=policy, now=clock(), sla_cache=sla_cache)
 
     @app.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=_TICKET_ERRORS, tags=["queue"])
     def ticket(conn: Conn, user: CurrentUser, ticket_id: TicketId) -> TicketDetail:
         """A ticket with its history, drafts, SLA clocks, email and customer context."""
         require(user.role, Permission.READ_QUEUE)
-        return ticket_detail(conn, ticket_id, policy=policy, now=clock())
+        return ticket_detail(conn, ticket_id, policy=policy, now=clock(), sla_cache=sla_cache)
 
     @app.post(
         "/tickets/{ticket_id}/drafts/{draft_id}/approve",

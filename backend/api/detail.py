@@ -8,7 +8,7 @@ Read in one transaction so the parts agree with each other. An unknown ticket ra
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.rows import dict_row
@@ -23,7 +23,7 @@ from backend.api.schemas import (
     TicketBrief,
     TicketDetail,
 )
-from backend.api.sla_view import pauses_from_events, ticket_sla
+from backend.api.sla_view import SlaCache, pauses_from_events
 from backend.policy.model import Policy
 
 RECENT_TICKETS = 10
@@ -32,7 +32,16 @@ OPEN_TICKETS = 20
 _BRIEF = "select ticket_id, summary, status, tier, priority, category, created_at, resolved_at from tickets"
 
 
-def ticket_detail(conn: psycopg.Connection, ticket_id: int, *, policy: Policy, now: datetime) -> TicketDetail:
+def ticket_detail(
+    conn: psycopg.Connection,
+    ticket_id: int,
+    *,
+    policy: Policy,
+    now: datetime,
+    sla_cache: SlaCache | None = None,
+) -> TicketDetail:
+    """The ticket's full picture at `now` (SLA states through `sla_cache` when given, so the
+    detail agrees with the queue listing it was opened from)."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
         ticket = fetch_ticket(conn, ticket_id)
         if ticket is None:
@@ -91,8 +100,8 @@ def ticket_detail(conn: psycopg.Connection, ticket_id: int, *, policy: Policy, n
     pauses = pauses_from_events(
         [(event.event_type, event.occurred_at) for event in events], is_waiting=ticket.status == "pending_customer"
     )
-    sla = ticket_sla(
-        policy,
+    cache = sla_cache if sla_cache is not None else SlaCache(policy, resolution=timedelta(0), size=0)
+    sla = cache.ticket_sla(
         priority=ticket.priority,
         created_at=ticket.created_at,
         timezone=timezone,

@@ -15,14 +15,14 @@ Failures: filters are validated by the route (422); everything here is ours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from backend.api.schemas import QueueItem, QueuePage, SlaStateName, TicketStatus
-from backend.api.sla_view import PAUSE_ENDS, PAUSE_STARTS, TicketSla, pauses_from_events, ticket_sla
+from backend.api.sla_view import PAUSE_ENDS, PAUSE_STARTS, SlaCache, TicketSla, pauses_from_events
 from backend.policy.model import Policy
 
 DEFAULT_STATUSES: tuple[TicketStatus, ...] = ("open", "pending_customer")
@@ -61,12 +61,11 @@ where t.status = any(%(statuses)s)
 """
 
 
-def _sla_for(row: dict[str, Any], policy: Policy, now: datetime) -> TicketSla:
+def _sla_for(row: dict[str, Any], cache: SlaCache, now: datetime) -> TicketSla:
     types = row["pause_event_types"] or []
     times = row["pause_event_times"] or []
     pauses = pauses_from_events(list(zip(types, times, strict=True)), is_waiting=row["status"] == "pending_customer")
-    return ticket_sla(
-        policy,
+    return cache.ticket_sla(
         priority=row["priority"],
         created_at=row["created_at"],
         timezone=row["timezone"],
@@ -77,7 +76,17 @@ def _sla_for(row: dict[str, Any], policy: Policy, now: datetime) -> TicketSla:
     )
 
 
-def list_queue(conn: psycopg.Connection, filters: QueueFilters, *, policy: Policy, now: datetime) -> QueuePage:
+def list_queue(
+    conn: psycopg.Connection,
+    filters: QueueFilters,
+    *,
+    policy: Policy,
+    now: datetime,
+    sla_cache: SlaCache | None = None,
+) -> QueuePage:
+    """One page of the queue at `now`. `sla_cache` (the API keeps one per app) reuses SLA states
+    for up to its resolution; without one, every state is computed at exactly `now`."""
+    cache = sla_cache if sla_cache is not None else SlaCache(policy, resolution=timedelta(0), size=0)
     params = {
         "statuses": list(filters.statuses),
         "tier": filters.tier,
@@ -88,7 +97,7 @@ def list_queue(conn: psycopg.Connection, filters: QueueFilters, *, policy: Polic
     }
     with conn.cursor(row_factory=dict_row) as cursor:
         rows = cursor.execute(_QUEUE_SQL, params).fetchall()
-    scored = [(row, _sla_for(row, policy, now)) for row in rows]
+    scored = [(row, _sla_for(row, cache, now)) for row in rows]
     if filters.sla_state is not None:
         scored = [(row, sla) for row, sla in scored if sla.view.state == filters.sla_state]
     levels = {level: index for index, level in enumerate(policy.priority.levels)}
