@@ -1,7 +1,7 @@
 """Policy values and plan targets as tables, so dashboards draw targets next to actuals.
 
 `policy_settings` gets the values the marts need from config/policy.yaml (default timezone, business day
-hours) and the program start; `policy_targets` gets each tier's target share of requests (policy.yaml
+hours, the category names) and the program start; `policy_targets` gets each tier's target share of requests (policy.yaml
 `tiers`), the plan's Tier-0 ramp, coverage, right-first-time, mis-route and accuracy targets
 (plan_targets.yaml beside this module) and the resolution-time goal, whose baseline is measured from
 the ticket snapshot. Both tables are rewritten whole at each refresh, so editing a file and refreshing
@@ -84,6 +84,7 @@ def write_policy_settings(conn: psycopg.Connection, policy: Policy, start: date)
         "default_timezone": (policy.business_hours.default_timezone, POLICY_SOURCE),
         "business_day_hours": (str(policy.business_hours.business_day_hours), POLICY_SOURCE),
         "program_start": (start.isoformat(), PLAN_SOURCE),
+        "categories": (",".join(policy.category_names), POLICY_SOURCE),
     }
     for setting, (value, source) in settings.items():
         conn.execute(

@@ -1,18 +1,21 @@
--- mart_kb_coverage: per ticket category seen in tickets, how many current knowledge-base articles and
--- runbooks serve it (an article's own category, or a runbook's applies_to list).
+-- mart_kb_coverage: per category of the policy (policy setting `categories`), how many current
+-- knowledge-base articles and runbooks serve it (an article's own category, or a runbook's applies_to
+-- list, which may also name integrations: those are not categories and are left out).
 -- grain: category; key: category
 create view mart_kb_coverage as
-with served as (
+with categories as (
+    select unnest(string_to_array(value, ',')) as category
+    from stg_policy_settings
+    where setting = 'categories'
+),
+
+served as (
     select slug, kind, category
     from stg_kb_articles
     where category is not null
     union
     select slug, kind, unnest(applies_to) as category
     from stg_kb_articles
-),
-
-categories as (
-    select distinct category from stg_ticket_facts
 )
 
 select
