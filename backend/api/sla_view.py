@@ -25,34 +25,12 @@ from datetime import datetime, timedelta
 from backend.api.schemas import ClockOut, SlaOut, SlaStateName
 from backend.policy.model import Policy
 from backend.sla.clock import ClockStatus, Pause, sla_state
+from backend.sla.pauses import PAUSE_ENDS, PAUSE_STARTS, pauses_from_events
 
-PAUSE_STARTS = "waiting_on_customer"
-PAUSE_ENDS = frozenset({"customer_replied", "reopened", "resolved"})
+__all__ = ["PAUSE_ENDS", "PAUSE_STARTS", "SlaCache", "TicketSla", "pauses_from_events", "ticket_sla"]
 
 # Most at risk first: the queue sorts by this rank, then by the due instant.
 STATE_RANK: dict[SlaStateName, int] = {"breached": 0, "warning": 1, "ok": 2, "paused": 3, "met": 4}
-
-
-def pauses_from_events(events: Sequence[tuple[str, datetime]], *, is_waiting: bool) -> list[Pause]:
-    """Pauses from (event_type, occurred_at) pairs in time order. An unended pause stays open only
-    while the ticket is still waiting on the customer; otherwise it ends at the next event seen."""
-    pauses: list[Pause] = []
-    started: datetime | None = None
-    last_seen: datetime | None = None
-    for event_type, occurred_at in events:
-        if event_type == PAUSE_STARTS:
-            if started is None:
-                started = occurred_at
-        elif started is not None and event_type in PAUSE_ENDS:
-            pauses.append((started, occurred_at))
-            started = None
-        last_seen = occurred_at
-    if started is not None:
-        if is_waiting:
-            pauses.append((started, None))
-        elif last_seen is not None and last_seen > started:
-            pauses.append((started, last_seen))
-    return pauses
 
 
 def _clock(status: ClockStatus) -> ClockOut:

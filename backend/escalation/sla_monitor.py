@@ -17,8 +17,9 @@ says from where, to where and why), and queues a `notify` outbox row for the que
 (`notifications.events.sla_breach`). A clock completed late (answered after the due instant) only
 records the breach: there is nothing left to speed up.
 
-Pauses: time in `pending_customer` does not count. They are derived from history: a pause starts at
-a `waiting_on_customer` event and ends at the next `customer_replied` event (open while none came).
+Pauses: time in `pending_customer` does not count. They are derived from history with the one
+definition in backend/sla/pauses.py (the approval API's queue uses the same): a pause starts at a
+`waiting_on_customer` event and ends at the next `customer_replied`, `reopened` or `resolved`.
 The monitor also keeps tickets.first_response_due_at / resolution_due_at current: pauses move them,
 and an open pause makes them NULL (unknown until the customer answers), as the engine defines.
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -57,6 +57,7 @@ from backend.policy.model import Policy
 from backend.sla.calendar import require_aware
 from backend.sla.clock import ClockStatus, Pause, SlaStatus, due_times, sla_state
 from backend.sla.config import PriorityTargets, SlaConfig, SlaTarget, TargetKind
+from backend.sla.pauses import PAUSE_EVENTS, pauses_from_events
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class _Ticket:
     first_response_due_at: datetime | None
     resolution_due_at: datetime | None
     timezone: str | None
+    status: str
 
 
 def dedupe_key(ticket_id: int, clock: str, what: str) -> str:
@@ -131,7 +133,7 @@ def check_slas(
     if not tickets:
         return report
     ids = [ticket.ticket_id for ticket in tickets]
-    pauses = _pauses(conn, ids, now)
+    pauses = _pauses(conn, ids, now, waiting={t.ticket_id for t in tickets if t.status == "pending_customer"})
     recorded = _recorded_keys(conn, ids)
     act_since = None if act_within is None else now - act_within
     for ticket in tickets:
@@ -143,7 +145,7 @@ def _open_tickets(conn: psycopg.Connection, now: datetime) -> list[_Ticket]:
     rows = conn.execute(
         """
         select t.ticket_id, t.priority, t.product_area, t.created_at, t.first_responded_at, t.resolved_at,
-               t.first_response_due_at, t.resolution_due_at, a.timezone
+               t.first_response_due_at, t.resolution_due_at, a.timezone, t.status
         from tickets t left join accounts a on a.account_id = t.account_id
         where t.status in ('open', 'pending_customer') and t.created_at <= %s
         order by t.ticket_id
@@ -153,35 +155,21 @@ def _open_tickets(conn: psycopg.Connection, now: datetime) -> list[_Ticket]:
     return [_Ticket(*row) for row in rows]
 
 
-def pauses_from_events(events: Sequence[tuple[str, datetime]]) -> list[Pause]:
-    """Pauses from a ticket's (event_type, occurred_at) in time order: each `waiting_on_customer`
-    opens one (unless one is open) and the next `customer_replied` closes it."""
-    pauses: list[Pause] = []
-    started: datetime | None = None
-    for event_type, occurred_at in events:
-        if event_type == "waiting_on_customer" and started is None:
-            started = occurred_at
-        elif event_type == "customer_replied" and started is not None:
-            pauses.append((started, max(started, occurred_at)))
-            started = None
-    if started is not None:
-        pauses.append((started, None))
-    return pauses
-
-
-def _pauses(conn: psycopg.Connection, ids: list[int], now: datetime) -> dict[int, list[Pause]]:
+def _pauses(conn: psycopg.Connection, ids: list[int], now: datetime, *, waiting: set[int]) -> dict[int, list[Pause]]:
     events: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     for ticket_id, event_type, occurred_at in conn.execute(
         """
         select ticket_id, event_type, occurred_at from ticket_events
-        where ticket_id = any(%s) and event_type in ('waiting_on_customer', 'customer_replied')
+        where ticket_id = any(%s) and event_type = any(%s)
           and occurred_at <= %s
         order by ticket_id, occurred_at, event_id
         """,
-        (ids, now),
+        (ids, list(PAUSE_EVENTS), now),
     ).fetchall():
         events[ticket_id].append((event_type, occurred_at))
-    return {ticket_id: pauses_from_events(items) for ticket_id, items in events.items()}
+    return {
+        ticket_id: pauses_from_events(items, is_waiting=ticket_id in waiting) for ticket_id, items in events.items()
+    }
 
 
 def _recorded_keys(conn: psycopg.Connection, ids: list[int]) -> set[str]:

@@ -246,7 +246,9 @@ def test_pauses_come_from_waiting_and_the_next_customer_reply() -> None:
         ("customer_replied", t[3]),
         ("waiting_on_customer", t[5]),
     ]
-    assert pauses_from_events(events) == [(t[1], t[3]), (t[5], None)]
+    assert pauses_from_events(events, is_waiting=True) == [(t[1], t[3]), (t[5], None)]
+    # Reopened or resolved also ends a pause; a pause left open while no longer waiting ends at the last event.
+    assert pauses_from_events([*events, ("reopened", t[7])], is_waiting=False) == [(t[1], t[3]), (t[5], t[7])]
 
 
 def test_breaches_older_than_act_within_are_recorded_but_not_escalated(db: psycopg.Connection, policy: Policy) -> None:
