@@ -22,6 +22,10 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(eval_app, name="eval")
 sla_app = typer.Typer(help="SLA clocks in business hours.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
+users_app = typer.Typer(help="Approval API users and their bearer tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+api_app = typer.Typer(help="The approval API.", no_args_is_help=True)
+app.add_typer(api_app, name="api")
 
 DEMO_MAILBOX = SAMPLE_DATA_DIR / "demo-mailbox"
 
@@ -242,6 +246,81 @@ def parse(
         else:
             typer.echo(f"== {result['file']} ({result['kind']}, {result.get('language')})")
             typer.echo(result.get("reply_text") or "")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name, e.g. maria")],
+    role: Annotated[str, typer.Option(help="ops, lead or admin")] = "ops",
+) -> None:
+    """Create a user and print their bearer token (shown once; only a hash is stored)."""
+    from backend.db.schema import upgrade_database
+    from backend.users.store import UserExistsError, add_user
+
+    with _connect() as conn:
+        upgrade_database(conn)
+        try:
+            issued = add_user(conn, name, role)
+        except (UserExistsError, ValueError) as error:
+            _fail(str(error), code=2)
+            return
+    typer.echo(f"user {name} ({role}) created. Bearer token (shown once, keep it secret):")
+    typer.echo(issued.token)
+
+
+@users_app.command("token")
+def users_token(name: Annotated[str, typer.Argument(help="an existing user")]) -> None:
+    """Issue another bearer token for an existing user."""
+    from backend.users.store import UnknownUserError, issue_token
+
+    with _connect() as conn:
+        try:
+            issued = issue_token(conn, name)
+        except UnknownUserError as error:
+            _fail(str(error), code=2)
+            return
+    typer.echo(issued.token)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Users, roles and active tokens (hints only)."""
+    from backend.db.schema import upgrade_database
+    from backend.users.store import list_users
+
+    with _connect() as conn:
+        upgrade_database(conn)
+        for user in list_users(conn):
+            state = f"revoked {user.revoked_at:%Y-%m-%d}" if user.revoked_at else f"{user.active_tokens} token(s)"
+            typer.echo(f"{user.name:<20} {user.role:<6} {state}")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="the user whose tokens to revoke")]) -> None:
+    """Revoke every token of a user."""
+    from backend.users.store import UnknownUserError, revoke_user
+
+    with _connect() as conn:
+        try:
+            count = revoke_user(conn, name)
+        except UnknownUserError as error:
+            _fail(str(error), code=2)
+            return
+    typer.echo(f"revoked {count} token(s) of {name}")
+
+
+@api_app.command("serve")
+def api_serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Run the approval API (OpenAPI at /docs and /openapi.json)."""
+    from backend.api.app import serve
+    from backend.db.schema import upgrade_database
+
+    with _connect() as conn:
+        upgrade_database(conn)
+    serve(host=host, port=port)
 
 
 @app.command("demo")
