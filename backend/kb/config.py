@@ -56,7 +56,7 @@ class KbSettings(_Strict):
     correction_similarity: float = Field(default=0.6, gt=0, le=1)
     # A tag counts as mentioned by the query from this pg_trgm word_similarity up.
     trigram_similarity: float = Field(default=0.7, gt=0, le=1)
-    answer_with_vectors: AnswerRule = AnswerRule(min_score=0.977)
+    answer_with_vectors: AnswerRule = AnswerRule(min_score=0.962)
     answer_without_vectors: AnswerRule = AnswerRule(min_score=0.234)
     # Drafts: which ticket tiers get a KB draft, how many article sections a draft quotes, and
     # which article audiences may be quoted to a customer.

@@ -224,6 +224,7 @@ def split_passages(sections: list[Section]) -> list[Passage]:
             if not text:
                 continue
             for sentence in _SENTENCE_END.split(text):
-                if len(sentence.split()) >= _MIN_PASSAGE_WORDS:
+                # Count real words only: a table's "| --- | --- |" row has none.
+                if sum(1 for token in sentence.split() if any(char.isalnum() for char in token)) >= _MIN_PASSAGE_WORDS:
                     passages.append(Passage(section_index=index, heading=section.heading, text=sentence.strip()))
     return passages
