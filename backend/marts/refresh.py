@@ -207,3 +207,11 @@ def refresh_marts(
         watermark_at=watermark_at.astimezone(UTC),
         timings=timings,
     )
+
+
+def refresh_database(mode: RefreshMode = "incremental") -> RefreshReport:
+    """What `tier0 marts refresh [--full]` calls: refresh the application database's marts."""
+    from backend.db.server import connect
+
+    with connect(autocommit=True) as conn:
+        return refresh_marts(conn, mode=mode)

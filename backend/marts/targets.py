@@ -1,8 +1,8 @@
 """Policy values and plan targets as tables, so dashboards draw targets next to actuals.
 
 `policy_settings` gets the values the marts need from config/policy.yaml (default timezone, business day
-hours, the category names) and the program start; `policy_targets` gets each tier's target share of requests (policy.yaml
-`tiers`), the plan's Tier-0 ramp, coverage, right-first-time, mis-route and accuracy targets
+hours, the category names) and the program start; `policy_targets` gets each tier's target share of
+requests (policy.yaml `tiers`), the plan's Tier-0 ramp, coverage, right-first-time, mis-route and accuracy targets
 (plan_targets.yaml beside this module) and the resolution-time goal, whose baseline is measured from
 the ticket snapshot. Both tables are rewritten whole at each refresh, so editing a file and refreshing
 is all it takes.

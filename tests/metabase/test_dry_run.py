@@ -53,3 +53,11 @@ def test_dashboards_reference_the_cards_created_before_them() -> None:
 
 def test_the_dry_run_is_deterministic() -> None:
     assert list(dry_run_requests(DEFINITIONS)) == list(dry_run_requests(DEFINITIONS))
+
+
+def test_the_command_prints_one_json_object_per_request() -> None:
+    from backend.metabase.command import dry_run_lines
+
+    lines = list(dry_run_lines())
+    assert [json.loads(line) for line in lines] == list(dry_run_requests(DEFINITIONS))
+    assert all("\n" not in line for line in lines)
