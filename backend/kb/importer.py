@@ -39,6 +39,9 @@ class ImportResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # In the KB but not in this directory: left as they are (removing an article is a decision,
+    # not a side effect of importing a folder that lacks it), listed so the caller sees them.
+    not_in_source: list[str] = field(default_factory=list)
     embedder: str | None = None
 
     @property
@@ -49,7 +52,7 @@ class ImportResult:
         vectors = f"vectors: {self.embedder}" if self.embedder else "vectors: none (full-text and trigram only)"
         return (
             f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.errors)} errors; {vectors}"
+            f"{len(self.errors)} errors, {len(self.not_in_source)} in the KB but not in this folder; {vectors}"
         )
 
 
@@ -179,6 +182,7 @@ def import_kb(
                 """
             ).fetchall()
         }
+        result.not_in_source = sorted(set(current) - {document.slug for document in documents})
         changed = [document for document in documents if current.get(document.slug, (0, None))[1]
                    != document.content_sha256]
         result.unchanged = [document.slug for document in documents if document not in changed]

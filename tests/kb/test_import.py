@@ -44,6 +44,7 @@ def test_identical_reimport_is_a_no_op(db: psycopg.Connection, mini_kb: Path) ->
     before = (_count(db, "kb_article_versions"), _count(db, "kb_passages"))
     again = import_kb(db, mini_kb, embedder=None)
     assert again.created == [] and again.updated == [] and len(again.unchanged) == 13
+    assert again.not_in_source == []
     assert (_count(db, "kb_article_versions"), _count(db, "kb_passages")) == before
 
 
@@ -70,3 +71,11 @@ def test_a_bad_file_is_recorded_and_the_others_are_imported(db: psycopg.Connecti
     assert len(result.errors) == 2
     assert any("broken.md" in error and "front matter" in error for error in result.errors)
     assert any("renamed.md" in error and "differs from the file name" in error for error in result.errors)
+
+
+def test_a_file_missing_from_the_folder_is_reported_not_deleted(db: psycopg.Connection, mini_kb: Path) -> None:
+    import_kb(db, mini_kb, embedder=None)
+    (mini_kb / "articles" / "holiday-schedules.md").unlink()
+    result = import_kb(db, mini_kb, embedder=None)
+    assert result.not_in_source == ["holiday-schedules"]
+    assert db.execute("select current_version from kb_articles where slug = 'holiday-schedules'").fetchone() == (1,)
