@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from backend.kb.config import KbSettings, load_kb_settings
 from backend.kb.documents import KbDocument, KbDocumentError, Kind, read_document
-from backend.kb.embedder import Embedder, load_embedder, vector_literal
+from backend.kb.embedder import Embedder, default_cache_dir, embed_cached, load_embedder, vector_literal
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +99,10 @@ def _passage_text(heading: str, text: str) -> str:
     return f"{heading}: {text}"
 
 
-def _embed(embedder: Embedder | None, texts: Sequence[str]) -> list[str | None]:
+def _embed(embedder: Embedder | None, texts: Sequence[str], cache_dir: Path | None) -> list[str | None]:
     if embedder is None or not texts:
         return [None] * len(texts)
-    return [vector_literal(vector) for vector in embedder.embed(texts)]
+    return [vector_literal(vector) for vector in embed_cached(embedder, texts, cache_dir)]
 
 
 def _url(document: KbDocument, settings: KbSettings) -> str:
@@ -156,12 +156,16 @@ def import_kb(
     *,
     embedder: Embedder | None = _NOT_GIVEN,
     settings: KbSettings | None = None,
+    cache_dir: Path | None = _NOT_GIVEN,
 ) -> ImportResult:
     """Import every KB file under `directory`; see the module docstring for the rules.
 
     `embedder` defaults to the process's MiniLM embedder (None when it cannot load); pass None
-    to import without vectors.
+    to import without vectors. Vectors of texts seen before are reused from `cache_dir`
+    (default: the data folder's cache/kb-embeddings; None: no cache).
     """
+    if cache_dir is _NOT_GIVEN:
+        cache_dir = default_cache_dir()
     if not directory.is_dir():
         raise FileNotFoundError(f"KB directory not found: {directory}")
     settings = settings or load_kb_settings()
@@ -186,13 +190,12 @@ def import_kb(
         changed = [document for document in documents if current.get(document.slug, (0, None))[1]
                    != document.content_sha256]
         result.unchanged = [document.slug for document in documents if document not in changed]
-        version_vectors = _embed(chosen, [_version_text(document) for document in changed])
-        passage_vectors = iter(
-            _embed(
-                chosen,
-                [_passage_text(passage.heading, passage.text) for document in changed for passage in document.passages],
-            )
-        )
+        texts = [_version_text(document) for document in changed] + [
+            _passage_text(passage.heading, passage.text) for document in changed for passage in document.passages
+        ]
+        vectors = _embed(chosen, texts, cache_dir)
+        version_vectors = vectors[: len(changed)]
+        passage_vectors = iter(vectors[len(changed) :])
         for document, vector in zip(changed, version_vectors, strict=True):
             previous = current.get(document.slug)
             version = previous[0] + 1 if previous else 1

@@ -1,6 +1,8 @@
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from backend.kb.embedder import Embedder
 from backend.kb.importer import import_kb
@@ -79,3 +81,24 @@ def test_a_file_missing_from_the_folder_is_reported_not_deleted(db: psycopg.Conn
     result = import_kb(db, mini_kb, embedder=None)
     assert result.not_in_source == ["holiday-schedules"]
     assert db.execute("select current_version from kb_articles where slug = 'holiday-schedules'").fetchone() == (1,)
+
+
+def test_vectors_are_cached_by_text_across_imports(tmp_path: Path, hashing_embedder: Embedder) -> None:
+    from backend.kb.embedder import embed_cached
+
+    calls: list[list[str]] = []
+
+    class Counting:
+        name = "counting"
+
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            calls.append(list(texts))
+            return hashing_embedder.embed(texts)
+
+    cache = tmp_path / "cache"
+    first = embed_cached(Counting(), ["alpha beta", "gamma"], cache)
+    again = embed_cached(Counting(), ["gamma", "alpha beta", "delta"], cache)
+    assert calls == [["alpha beta", "gamma"], ["delta"]]
+    assert again[0] == first[1] and again[1] == first[0]
+    expected = hashing_embedder.embed(["gamma", "alpha beta", "delta"])
+    assert all(got == pytest.approx(want, abs=1e-6) for got, want in zip(again, expected, strict=True))
