@@ -53,6 +53,17 @@ class HashingEmbedder:
         return vectors
 
 
+@pytest.fixture(scope="session")
+def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kb-embeddings")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_embedding_cache(monkeypatch: pytest.MonkeyPatch, _embedding_cache: Path) -> None:
+    """Imports cache vectors in a folder of this test session, not in the user's data folder."""
+    monkeypatch.setattr("backend.kb.importer.default_cache_dir", lambda: _embedding_cache)
+
+
 @pytest.fixture
 def mini_kb(tmp_path: Path) -> Path:
     """A writable copy of a dozen demo articles and one runbook (tests edit it)."""
