@@ -6,7 +6,11 @@ Each `*.md` file under DIR (recursively) is one article; files under a folder na
 - new slug: the article and its version 1 are created;
 - content changed (sha256 of the whole file, front matter included): a new version is added and
   becomes current; older versions stay, so drafts keep citing what they quoted;
-- identical content: nothing is written (an identical re-import is a no-op).
+- identical content: nothing is written (an identical re-import is a no-op);
+- in the KB but not under DIR: kept, and listed in `ImportResult.not_in_source`.
+
+Vectors (when an embedder is available) are computed for the article (title, tags, lead) and
+for each passage, and cached on disk by text, so an unchanged KB re-imports in seconds.
 
 Failures are the file's (a bad front matter, a slug that differs from the file name, a slug
 used twice): recorded in `ImportResult.errors`, the other files are imported. Database errors

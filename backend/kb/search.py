@@ -9,8 +9,9 @@ alias, from the policy) and applies the answer rule to the ranked scores:
     answerable = top score >= min_score and (top score - second score) >= min_margin
 
 with one rule for search with vectors and another for search without (their scores are on
-different scales). The thresholds were chosen by cross-validation on the dev queries
-(`python -m backend.kb.measure`).
+different scales). Each threshold is the one that answers at least 95% of the answerable dev
+queries and declines the most unanswerable ones; leave-one-out cross-validation of that choice
+estimates how it generalises (`python -m backend.kb.measure`, docs/results-kb.md).
 
 Failures: any text is a valid query (an empty one simply answers nothing); a query file line
 that is not JSON or has no `query` is the file's failure and raises `ValueError` naming the
