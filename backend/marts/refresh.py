@@ -95,11 +95,26 @@ def copy_columns(conn: psycopg.Connection, rollup: Rollup) -> list[str]:
     return wanted
 
 
+def primary_key(conn: psycopg.Connection, table: str) -> list[str]:
+    rows = conn.execute(
+        """select attribute.attname
+           from pg_index as index_
+           cross join lateral unnest(index_.indkey) with ordinality as keys (attnum, position)
+           join pg_attribute as attribute on attribute.attrelid = index_.indrelid and attribute.attnum = keys.attnum
+           where index_.indrelid = %s::regclass and index_.indisprimary
+           order by keys.position""",
+        (table,),
+    ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
 def _insert_from_view(
     conn: psycopg.Connection,
     rollup: Rollup,
     where: sql.Composable | None = None,
     params: dict[str, object] | None = None,
+    *,
+    in_key_order: bool = False,
 ) -> int:
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in copy_columns(conn, rollup))
     statement = sql.SQL("insert into {table} ({columns}) select {columns} from {view}").format(
@@ -107,6 +122,11 @@ def _insert_from_view(
     )
     if where is not None:
         statement = sql.SQL("{} where {}").format(statement, where)
+    if in_key_order:
+        # Rows written in primary-key order sit together on disk: the few '*' (all accounts) rows a card
+        # reads fill a few hundred pages instead of one row on each of thousands of pages.
+        key = sql.SQL(", ").join(sql.Identifier(name) for name in primary_key(conn, rollup.table))
+        statement = sql.SQL("{} order by {}").format(statement, key)
     return conn.execute(statement, params).rowcount
 
 
@@ -188,7 +208,7 @@ def refresh_marts(
         row_counts: dict[str, int] = {}
         for rollup in AGGREGATES:
             conn.execute(sql.SQL("truncate {}").format(sql.Identifier(rollup.table)))
-            row_counts[rollup.table] = _insert_from_view(conn, rollup)
+            row_counts[rollup.table] = _insert_from_view(conn, rollup, in_key_order=True)
             step = lap(rollup.table, step)
         total = conn.execute("select count(*) from rollup_ticket_facts").fetchone()
         row_counts[TICKET_FACTS.table] = int(total[0]) if total else 0

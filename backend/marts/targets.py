@@ -1,17 +1,18 @@
 """Policy values and plan targets as tables, so dashboards draw targets next to actuals.
 
-`policy_settings` gets the values the marts need from config/policy.yaml (default timezone, business day
-hours, the category names) and the program start; `policy_targets` gets each tier's target share of
-requests (policy.yaml `tiers`), the plan's Tier-0 ramp, coverage, right-first-time, mis-route and accuracy targets
-(plan_targets.yaml beside this module) and the resolution-time goal, whose baseline is measured from
-the ticket snapshot. Both tables are rewritten whole at each refresh, so editing a file and refreshing
-is all it takes.
+`policy_settings` gets the values the marts need from config/policy.yaml (default timezone, business
+day hours, the category names, the routes and their tiers) and the program start; `policy_targets`
+gets each tier's target share of requests (policy.yaml `tiers`), the plan's Tier-0 ramp, coverage,
+right-first-time, mis-route and accuracy targets (plan_targets.yaml beside this module) and the
+resolution-time goal, whose baseline is measured from the ticket snapshot. Both tables are rewritten
+whole at each refresh, so editing a file and refreshing is all it takes.
 
 Failures are ours: an invalid plan_targets.yaml raises `PlanTargetsError` naming the key.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,13 @@ def write_policy_settings(conn: psycopg.Connection, policy: Policy, start: date)
         "business_day_hours": (str(policy.business_hours.business_day_hours), POLICY_SOURCE),
         "program_start": (start.isoformat(), PLAN_SOURCE),
         "categories": (",".join(policy.category_names), POLICY_SOURCE),
+        "routes": (
+            json.dumps(
+                {name: {"tier": route.tier, "description": route.description} for name, route in policy.routes.items()},
+                sort_keys=True,
+            ),
+            POLICY_SOURCE,
+        ),
     }
     for setting, (value, source) in settings.items():
         conn.execute(

@@ -264,3 +264,13 @@ def test_kb_coverage_and_targets(marts: psycopg.Connection) -> None:
         marts,
         "select program_month, low from mart_targets where target_key = 'tier_0_share_by_program_month' order by 1",
     ) == [(3, Decimal("0.1")), (6, Decimal("0.25")), (12, Decimal("0.4"))]
+
+
+def test_policy_routes(marts: psycopg.Connection) -> None:
+    assert rows(marts, "select route, tier from mart_policy_routes order by tier, route") == [
+        ("ai", 0),
+        ("ops", 1),
+        ("support-eng-core", 2),
+        ("support-eng-integrations", 2),
+        ("product-eng", 3),
+    ]
