@@ -20,7 +20,7 @@ from typing import Any
 
 PALETTE = ("#2f6db5", "#e8833a", "#3a9e5f", "#c94c4c", "#8a63b8", "#8c6d46", "#d16ba5", "#6b7b8c", "#b5a12f", "#2fa3b5")
 WIDTH, HEIGHT = 560, 260
-LEFT, RIGHT, TOP, BOTTOM = 60, 12, 14, 40
+LEFT, RIGHT, TOP, BOTTOM = 60, 30, 14, 40
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ def scalar(result: Result, settings: dict[str, Any]) -> str:
     return f'<div class="scalar">{html.escape(format_value(value, style))}</div>'
 
 
-def table(result: Result, settings: dict[str, Any], *, limit: int = 60) -> str:
+def table(result: Result, settings: dict[str, Any], *, limit: int = 25) -> str:
     head = "".join(f"<th>{html.escape(name)}</th>" for name in result.columns)
     body = []
     for row in result.rows[:limit]:
