@@ -175,9 +175,9 @@ def extractive_body(
     if not ranked:
         chosen = [0]
     else:
-        best_score = ranked[0][1]
-        chosen = [index for index, score in ranked[: settings.draft_max_sections]
-                  if score >= best_score * _SECOND_SECTION_RATIO]
+        best_index, best_score = ranked[0]
+        chosen = [best_index] + [index for index, score in ranked[1 : settings.draft_max_sections]
+                                 if best_score > 0 and score >= best_score * _SECOND_SECTION_RATIO]
     quoted = []
     for index in sorted(chosen):
         section = sections[index]

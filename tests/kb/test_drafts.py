@@ -145,3 +145,15 @@ def test_claude_down_falls_back_to_an_extractive_draft(kb: psycopg.Connection, m
     ticket_id = make_ticket(PASSWORD_QUESTION)
     draft = draft_for_ticket(kb, ticket_id, claude=_claude(handler))
     assert draft is not None and draft.generator == "extractive"
+
+
+def test_extractive_body_quotes_the_best_section_even_with_negative_scores() -> None:
+    from backend.kb.claude_drafter import SourceArticle
+    from backend.kb.drafts import extractive_body
+
+    article = SourceArticle(slug="a", version=1, title="T", url="https://help.pam.example/articles/a",
+                            body="# T\n\nLead.\n\n## One\n\nFirst section text.\n\n## Two\n\nSecond section text.")
+    body = extractive_body(article, {1: -0.05, 2: -0.2}, "Hi,", SETTINGS)
+    assert body == f"Hi,\n\nOne\nFirst section text.\n\nT: https://help.pam.example/articles/a\n\n{SETTINGS.sign_off}"
+    both = extractive_body(article, {1: 0.5, 2: 0.48}, "Hi,", SETTINGS)
+    assert "One\nFirst section text.\n\nTwo\nSecond section text." in both
