@@ -22,6 +22,8 @@ from backend.metabase.openapi import OpenApiSpec
 
 BASE_URL = "http://metabase.test"
 API_KEY = "mb_test_key_not_secret"
+USERNAME, PASSWORD = "sync@example.test", "not-a-real-password"
+SESSION_TOKEN = "11111111-2222-3333-4444-555555555555"
 
 
 @dataclass
@@ -54,9 +56,18 @@ class FakeMetabaseServer:
         body = json.loads(request.body) if request.body else None
         headers = {key.lower(): value for key, value in request.headers.items()}
         self.seen.append(SeenRequest(request.method, url.path, query, body, headers))
-        if headers.get("x-api-key") != self.api_key:
+        if request.method == "POST" and url.path.rstrip("/") == "/api/session":
+            # metabase-api posts to /api/session (Metabase's docs spell it so too); the description has
+            # /api/session/: the body is checked against that operation.
+            self._check("POST", "/api/session/", body)
+            if body == {"username": USERNAME, "password": PASSWORD}:
+                return 200, {}, json.dumps({"id": SESSION_TOKEN})
+            return 401, {}, json.dumps({"errors": {"password": "did not match stored password"}})
+        if headers.get("x-api-key") != self.api_key and headers.get("x-metabase-session") != SESSION_TOKEN:
             return 401, {}, json.dumps("Unauthenticated")
         self._check(request.method, url.path, body)
+        if request.method == "GET" and url.path == "/api/user/current":
+            return 200, {}, json.dumps({"id": 1, "email": USERNAME})
         if request.method == "GET" and re.fullmatch(r"/api/database/\d+", url.path):
             # metabase-api checks an API key with GET /api/database/1 when the client is built.
             wanted = int(url.path.rsplit("/", 1)[1])

@@ -11,7 +11,7 @@ import pytest
 from backend.metabase.client import MetabaseError, MetabaseHttpClient
 from backend.metabase.definitions import Definitions, load_definitions
 from backend.metabase.sync import MetabaseSyncError, sync_dashboards
-from tests.metabase.fake_server import BASE_URL, FakeMetabaseServer
+from tests.metabase.fake_server import BASE_URL, PASSWORD, SESSION_TOKEN, USERNAME, FakeMetabaseServer
 
 DEFINITIONS = load_definitions()
 CARDS = len(DEFINITIONS.cards())
@@ -190,3 +190,13 @@ def test_a_card_whose_filters_change_also_changes_its_dashboards_mappings(
     card_id = dashboard_write.body["dashcards"][0]["card_id"]
     placed = next(dashcard for dashcard in funnel["dashcards"] if dashcard["card_id"] == card_id)
     assert placed["parameter_mappings"] == []
+
+
+def test_a_session_from_credentials_works_too(metabase: FakeMetabaseServer) -> None:
+    client = MetabaseHttpClient.connect(BASE_URL, username=USERNAME, password=PASSWORD)
+    sync_dashboards(client, DEFINITIONS)
+    assert metabase.problems == []
+    assert len(metabase.state.cards) == CARDS
+    api_requests = [request for request in metabase.seen if request.path.rstrip("/") != "/api/session"]
+    assert all(request.headers.get("x-metabase-session") == SESSION_TOKEN for request in api_requests)
+    assert all("x-api-key" not in request.headers for request in api_requests)
