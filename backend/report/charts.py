@@ -111,7 +111,8 @@ def series_of(result: Result, settings: dict[str, Any]) -> tuple[list[str], list
         for row in result.rows:
             split = by_name.setdefault(format_value(row[split_index]), [None] * len(labels))
             split[position[format_value(row[x_index])]] = _number(row[metric_index])
-        return labels, [Series(name, split) for name, split in by_name.items()], metrics[0]
+        # Series in name order, so "tier 0" has the same colour on every chart.
+        return labels, [Series(name, split) for name, split in sorted(by_name.items())], metrics[0]
     series = []
     for metric in metrics:
         index = result.column(metric)
