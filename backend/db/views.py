@@ -53,9 +53,25 @@ def creation_order(views: list[ViewFile]) -> list[ViewFile]:
     return ordered
 
 
+def _view_grants(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    """(view, grantee, privilege) granted to roles other than the owner: dropping a view drops its
+    grants, so they are read before and given back after (e.g. the Retool read-only user)."""
+    rows = conn.execute(
+        """
+        select grants.table_name, grants.grantee, grants.privilege_type
+        from information_schema.role_table_grants as grants
+        join information_schema.views as views
+          on views.table_schema = grants.table_schema and views.table_name = grants.table_name
+        where grants.table_schema = current_schema() and grants.grantee <> current_user
+        """
+    ).fetchall()
+    return [(str(view), str(grantee), str(privilege)) for view, grantee, privilege in rows]
+
+
 def recreate_views(conn: psycopg.Connection, directory: Path = VIEWS_DIR) -> list[str]:
     views = creation_order(discover(directory))
     with conn.transaction():
+        grants = _view_grants(conn)
         existing = conn.execute(
             "select table_name from information_schema.views where table_schema = current_schema()"
         ).fetchall()
@@ -66,4 +82,11 @@ def recreate_views(conn: psycopg.Connection, directory: Path = VIEWS_DIR) -> lis
                 conn.execute(view.sql.encode())  # file content, not user input
             except psycopg.Error as error:
                 raise ViewError(f"view {view.path.name} failed: {error}") from error
+        created = {view.name for view in views}
+        for view_name, grantee, privilege in grants:
+            if view_name in created:
+                grantee_sql = sql.SQL("public") if grantee == "PUBLIC" else sql.Identifier(grantee)
+                conn.execute(
+                    sql.SQL("grant {} on {} to {}").format(sql.SQL(privilege), sql.Identifier(view_name), grantee_sql)
+                )
     return [view.name for view in views]

@@ -72,3 +72,16 @@ def test_project_migrations_applied_to_the_test_database(db: psycopg.Connection)
     versions = [row[0] for row in db.execute("select version from schema_migrations order by version")]
     assert versions == [m.version for m in migrate.discover()]
     assert {"accounts", "messages", "tickets", "ticket_events", "outbox", "conversations"} <= _tables(db)
+
+
+def test_recreating_views_keeps_their_grants(db: psycopg.Connection) -> None:
+    from backend.db.views import recreate_views
+
+    db.execute("create role tier0_reader_test nologin")
+    db.execute("grant select on fct_tickets to tier0_reader_test")
+    recreate_views(db)
+    rows = db.execute(
+        """select privilege_type from information_schema.role_table_grants
+           where table_name = 'fct_tickets' and grantee = 'tier0_reader_test'"""
+    ).fetchall()
+    assert rows == [("SELECT",)]
