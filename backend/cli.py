@@ -26,6 +26,12 @@ users_app = typer.Typer(help="Approval API users and their bearer tokens.", no_a
 app.add_typer(users_app, name="users")
 api_app = typer.Typer(help="The approval API.", no_args_is_help=True)
 app.add_typer(api_app, name="api")
+kb_app = typer.Typer(help="Knowledge base: import, search, regression check, drafts.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+metabase_app = typer.Typer(help="Metabase dashboards as code.", no_args_is_help=True)
+app.add_typer(metabase_app, name="metabase")
+marts_app = typer.Typer(help="Rollups behind the dashboards.", no_args_is_help=True)
+app.add_typer(marts_app, name="marts")
 
 DEMO_MAILBOX = SAMPLE_DATA_DIR / "demo-mailbox"
 
@@ -323,12 +329,131 @@ def api_serve(
     serve(host=host, port=port)
 
 
+def _kb_connection() -> Any:
+    """A connection for the KB commands (they commit their own work), on an upgraded schema whose
+    knowledge base holds at least the demo KB shipped in data/kb."""
+    from backend.db.schema import upgrade_database
+    from backend.db.server import connect
+    from backend.kb.demo import ensure_demo_kb
+
+    conn = connect()
+    upgrade_database(conn)
+    conn.commit()
+    imported = ensure_demo_kb(conn)
+    if imported:
+        typer.echo(f"(the knowledge base was empty: imported the demo KB, {imported} articles)", err=True)
+    return conn
+
+
+@kb_app.command("import")
+def kb_import(directory: Annotated[Path, typer.Argument(help="folder of Markdown articles with front matter")]) -> None:
+    """Import articles (an edit becomes a new version; an unchanged file changes nothing)."""
+    from backend.db.schema import upgrade_database
+    from backend.db.server import connect
+    from backend.kb.commands import kb_import_command
+
+    if not directory.is_dir():
+        _fail(f"not a folder: {directory}", code=2)
+    with connect() as conn:
+        upgrade_database(conn)
+        conn.commit()
+        code = kb_import_command(conn, directory, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@kb_app.command("search")
+def kb_search(
+    query: Annotated[str | None, typer.Argument(help="one question")] = None,
+    queries: Annotated[Path | None, typer.Option(help="JSONL file with a `query` key per line")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per query")] = False,
+) -> None:
+    """Search the knowledge base; also decides whether any article answers the question."""
+    from backend.kb.commands import kb_search_command
+
+    if queries is not None and not queries.is_file():
+        _fail(f"no such file: {queries}", code=2)
+    with _kb_connection() as conn:
+        code = kb_search_command(conn, queries, query=query, as_json=as_json, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@kb_app.command("check")
+def kb_check(
+    golden: Annotated[Path | None, typer.Option(help="golden questions (default: data/kb/golden.jsonl)")] = None,
+) -> None:
+    """Fail when any golden question's article is no longer in the top 3."""
+    from backend.kb.commands import DEFAULT_GOLDEN, kb_check_command
+
+    with _kb_connection() as conn:
+        code = kb_check_command(conn, golden or DEFAULT_GOLDEN, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@kb_app.command("draft")
+def kb_draft(ticket_id: Annotated[int, typer.Argument(help="ticket id")]) -> None:
+    """Write a grounded draft reply for a ticket (incident message or KB answer)."""
+    from backend.kb.commands import kb_draft_command
+
+    with _kb_connection() as conn:
+        code = kb_draft_command(conn, ticket_id, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@metabase_app.command("sync")
+def metabase_sync(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the requests instead of sending writes")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per request")] = False,
+) -> None:
+    """Create or update the tier0 collection, cards and dashboards in Metabase (idempotent).
+    With --dry-run --json: every request it would send to an empty Metabase, one per line."""
+    from backend.metabase.command import dry_run_lines, sync_from_env
+
+    if dry_run and as_json:
+        for line in dry_run_lines():
+            sys.stdout.write(line + "\n")
+        return
+    records = sync_from_env(dry_run=dry_run)
+    for record in records:
+        typer.echo(json.dumps(record, default=str) if as_json else str(record))
+
+
+@app.command("report")
+def report(out: Annotated[Path, typer.Option(help="the HTML file to write")]) -> None:
+    """Render every dashboard card from Postgres into one self-contained HTML page."""
+    from backend.report.render import write_report
+
+    summary = write_report(out)
+    typer.echo(f"wrote {out}: {summary.dashboards} dashboards, {summary.cards} cards, {summary.charts} charts")
+
+
+@app.command("seed")
+def seed(
+    tickets: Annotated[int, typer.Option(help="how many tickets of synthetic history")],
+    seed_value: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    years: Annotated[float, typer.Option(help="length of the history")] = 2,
+) -> None:
+    """Generate a realistic synthetic history (for load and dashboard testing)."""
+    from backend.seed.command import seed_database
+
+    result = seed_database(tickets, seed=seed_value, years=years)
+    typer.echo(str(result))
+
+
+@marts_app.command("refresh")
+def marts_refresh(full: Annotated[bool, typer.Option("--full", help="rebuild everything")] = False) -> None:
+    """Refresh the rollup tables the dashboards read."""
+    from backend.marts.refresh import refresh_database
+
+    typer.echo(str(refresh_database("full" if full else "incremental")))
+
+
 @app.command("demo")
 def demo() -> None:
     """Import the sample accounts, ingest the sample mailbox into the embedded Postgres, print the funnel."""
     from backend.demo import run_demo
+    from backend.settings import get_settings
 
-    run_demo(DEMO_MAILBOX, echo=typer.echo)
+    run_demo(DEMO_MAILBOX, report_path=get_settings().data_dir / "report.html", echo=typer.echo)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from backend.settings import get_settings
 DEMO_MAILBOX_NAME = "demo@pam.example"
 
 
-def run_demo(mailbox_dir: Path, *, echo: Callable[[str], None] = print) -> None:
+def run_demo(mailbox_dir: Path, *, report_path: Path, echo: Callable[[str], None] = print) -> None:
     settings = get_settings()
     policy = load_policy(settings.policy_path)
     config = build_pipeline_config(policy, prefer_local=True)
@@ -39,3 +39,20 @@ def run_demo(mailbox_dir: Path, *, echo: Callable[[str], None] = print) -> None:
         )
         echo("")
         echo(render_funnel(funnel_summary(conn)))
+    _knowledge_base_and_report(report_path, echo)
+
+
+def _knowledge_base_and_report(report_path: Path, echo: Callable[[str], None]) -> None:
+    from backend.db.server import connect as connect_transactional
+    from backend.kb.demo import ensure_demo_kb
+    from backend.report.render import write_report
+
+    with connect_transactional() as conn:
+        imported = ensure_demo_kb(conn)
+        if imported:
+            echo(f"\nKnowledge base: imported the demo KB ({imported} articles)")
+    summary = write_report(report_path)
+    echo(
+        f"\nReport: {report_path} ({summary.dashboards} dashboards, {summary.cards} cards, {summary.charts} charts"
+        f"{'; empty: ' + ', '.join(summary.empty_cards) if summary.empty_cards else ''})"
+    )

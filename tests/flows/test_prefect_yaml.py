@@ -23,4 +23,4 @@ def test_deployments_point_at_flows_with_valid_parameters() -> None:
         accepted = set(inspect.signature(flow_object.fn).parameters)
         assert set(deployment.get("parameters", {})) <= accepted, deployment["name"]
         for schedule in deployment.get("schedules", []):
-            assert schedule["interval"] > 0
+            assert schedule.get("interval", 1) > 0 and ("interval" in schedule or "cron" in schedule)
