@@ -98,7 +98,11 @@ class TextClassifier:
         return sparse.hstack(blocks, format="csr")
 
     def fit(
-        self, texts: Sequence[str], labels: Sequence[str], embeddings: NDArray[np.float32] | None = None
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        embeddings: NDArray[np.float32] | None = None,
+        sample_weight: Sequence[float] | None = None,
     ) -> TextClassifier:
         if len(set(labels)) < 2:
             raise ValueError("need at least two distinct labels to train")
@@ -108,7 +112,8 @@ class TextClassifier:
             max_iter=self.config.max_iter,
             class_weight=self.config.class_weight,
         )
-        self.model.fit(features, list(labels))
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.model.fit(features, list(labels), sample_weight=weights)
         return self
 
     def predict_proba(self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None) -> NDArray[np.float64]:

@@ -293,6 +293,17 @@ _CHASER_WORDS = re.compile(
 )
 
 
+def _followup_role(text: str) -> str:
+    """Role of a unit of a reply that adds no request: chasing, thanking, or supplying info."""
+    from backend.triage.signals import has_gratitude
+
+    if _CHASER_WORDS.search(text):
+        return "chaser"
+    if has_gratitude(text) and len(text.split()) <= 25:
+        return "thanks"
+    return "info"
+
+
 def training_examples_from_emails(emails: list[LabelledEmail]) -> list[TrainingExample]:
     """Examples a labelled mailbox teaches (what `tier0 train` learns from labels.jsonl files).
 
@@ -319,8 +330,7 @@ def training_examples_from_emails(emails: list[LabelledEmail]) -> list[TrainingE
             examples.extend(TrainingExample(text, "thanks", source=source) for text in units)
             continue
         if message.kind == "followup":
-            examples.extend(TrainingExample(text, "chaser" if _CHASER_WORDS.search(text) else "info",
-                                            source=source) for text in units)
+            examples.extend(TrainingExample(text, _followup_role(text), source=source) for text in units)
             continue
         if not message.requests or not units:
             continue
@@ -343,8 +353,7 @@ def training_examples_from_emails(emails: list[LabelledEmail]) -> list[TrainingE
         if message.kind == "followup_new":
             for u, text in enumerate(units):
                 if similarity[u].max() < threshold:
-                    examples.append(TrainingExample(text, "chaser" if _CHASER_WORDS.search(text) else "info",
-                                                    source=source))
+                    examples.append(TrainingExample(text, _followup_role(text), source=source))
     return examples
 
 

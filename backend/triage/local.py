@@ -176,7 +176,8 @@ class LocalClassifier:
             segments = [Segment(request_units=[best],
                                 context_units=[i for i in range(len(views)) if i != best])]
         texts = [self._segment_text(views, segment, request_only=True) for segment in segments]
-        if self.config.use_subject_for_single_request and len(segments) == 1:
+        # A reply's subject names the conversation's old topic, not what this message adds.
+        if self.config.use_subject_for_single_request and len(segments) == 1 and not email.is_reply:
             subject = clean_subject(email.subject)
             if subject:
                 texts = [f"{subject}\n{texts[0]}"]

@@ -45,7 +45,7 @@ from backend.triage.features import TextClassifier, TextClassifierConfig
 
 # Bump when anything that changes a trained model's behaviour changes in code (features,
 # heads, preprocessing), so a cached artifact from older code is never reused.
-CODE_VERSION = "t1"
+CODE_VERSION = "t2"
 ROLES = ("request", "context", "chaser", "info", "thanks")
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 ARTIFACT_FILE = "model.pkl"
@@ -66,8 +66,8 @@ class TrainingExample:
     source: str = ""  # where it came from, e.g. "written/how_to.jsonl", "dev/0012.eml", "correction/42"
 
     def key(self) -> str:
-        return json.dumps([self.text, self.role, self.category, self.product_area, self.integration],
-                          ensure_ascii=False)
+        return json.dumps([self.text, self.role, self.category, self.product_area, self.integration,
+                           self.source.split("/")[0]], ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,13 @@ class HeadConfigs:
     role: TextClassifierConfig = field(default_factory=lambda: TextClassifierConfig(c=4.0))
     category: TextClassifierConfig = field(default_factory=lambda: TextClassifierConfig(c=8.0))
     product_area: TextClassifierConfig = field(default_factory=lambda: TextClassifierConfig(c=8.0))
+    # Sample weight per example source (the part of `source` before "/"): labelled mail from the
+    # support inbox ("dev", "correction") is the real distribution, so it counts more than a
+    # written example. Sources not listed weigh 1.
+    source_weights: tuple[tuple[str, float], ...] = (("dev", 3.0), ("correction", 3.0))
+
+    def weight(self, source: str) -> float:
+        return dict(self.source_weights).get(source.split("/")[0], 1.0)
 
 
 # --- reading and checking examples -------------------------------------------------------
@@ -203,8 +210,8 @@ class TriageModel:
 
 
 def _fit_head(config: TextClassifierConfig, encoder: SentenceEncoder, texts: list[str], labels: list[str],
-              embeddings: NDArray[np.float32]) -> TextClassifier:
-    return TextClassifier(config, encoder).fit(texts, labels, embeddings=embeddings)
+              embeddings: NDArray[np.float32], weights: list[float]) -> TextClassifier:
+    return TextClassifier(config, encoder).fit(texts, labels, embeddings=embeddings, sample_weight=weights)
 
 
 def train(examples: Sequence[TrainingExample], *, encoder: SentenceEncoder | None = None,
@@ -225,14 +232,18 @@ def train(examples: Sequence[TrainingExample], *, encoder: SentenceEncoder | Non
     texts = [example.text for example in unique]
     embeddings = encoder.encode(texts)
     encoder.flush()
-    role_head = _fit_head(heads.role, encoder, texts, [example.role for example in unique], embeddings)
+    weights = [heads.weight(example.source) for example in unique]
+    role_head = _fit_head(heads.role, encoder, texts, [example.role for example in unique], embeddings, weights)
     request_rows = [index for index, example in enumerate(unique) if example.role == "request"]
     request_texts = [texts[index] for index in request_rows]
     request_embeddings = embeddings[request_rows]
+    request_weights = [weights[index] for index in request_rows]
     category_head = _fit_head(heads.category, encoder, request_texts,
-                              [str(unique[index].category) for index in request_rows], request_embeddings)
+                              [str(unique[index].category) for index in request_rows], request_embeddings,
+                              request_weights)
     area_head = _fit_head(heads.product_area, encoder, request_texts,
-                          [str(unique[index].product_area) for index in request_rows], request_embeddings)
+                          [str(unique[index].product_area) for index in request_rows], request_embeddings,
+                          request_weights)
     seconds = time.perf_counter() - started
     version = data_version(unique, heads, encoder.weights_digest)
     model = TriageModel(role_head, category_head, area_head, version).attach(encoder)

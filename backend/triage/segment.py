@@ -142,7 +142,7 @@ class Segmenter:
         if announcement == "list":
             return not (labels_agree and similarity >= config.same_topic_similarity_list)
         segment_asks = any(views[i].has_ask for i in segment.request_units)
-        return (views[index].has_ask and segment_asks and current_category != unit_category
+        return (views[index].has_ask and segment_asks and not labels_agree
                 and similarity < config.new_topic_similarity_paragraph)
 
     def segment(self, views: list[UnitView], announced: int | None = None) -> list[Segment]:
