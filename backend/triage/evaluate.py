@@ -97,7 +97,7 @@ def _band(confidence: float) -> str:
 
 def compute_metrics(results: Sequence[EmailResult], categories: Sequence[str], product_areas: Sequence[str],
                     integrations: Sequence[str] = ("tekion", "cdk", "xtime", "mykaarma")) -> dict[str, Any]:
-    gold_total = predicted_total = paired = 0
+    gold_total = predicted_total = paired = policy_scored = 0
     correct = Counter[str]()
     top3 = 0
     per_class_gold = Counter[str]()
@@ -144,8 +144,10 @@ def compute_metrics(results: Sequence[EmailResult], categories: Sequence[str], p
         for g, p in pairs:
             gold_request, predicted_request = gold[g], predicted[p]
             confusion[gold_request["category"]][str(predicted_request.get("category"))] += 1
-            for key in ("category", "product_area", "integration"):
+            for key in ("category", "product_area", "integration", "priority", "tier", "route"):
                 correct[key] += gold_request.get(key) == predicted_request.get(key)
+            if "priority" in predicted_request and "priority" in gold_request:
+                policy_scored += 1
             category_ok = gold_request["category"] == predicted_request.get("category")
             per_class_correct[gold_request["category"]] += category_ok
             top = [label for label, _ in predicted_request.get("top_categories") or []][:3]
@@ -181,6 +183,9 @@ def compute_metrics(results: Sequence[EmailResult], categories: Sequence[str], p
         "category_accuracy": ratio(correct["category"], gold_total),
         "product_area_accuracy": ratio(correct["product_area"], gold_total),
         "integration_accuracy": ratio(correct["integration"], gold_total),
+        "priority_accuracy": ratio(correct["priority"], gold_total) if policy_scored else None,
+        "tier_accuracy": ratio(correct["tier"], gold_total) if policy_scored else None,
+        "route_accuracy": ratio(correct["route"], gold_total) if policy_scored else None,
         "category_macro_f1": round(float(np.mean(f1_values)), 4) if f1_values else None,
         "top3_category_accuracy": ratio(top3, gold_total),
         "multi_request_emails": multi_total,
@@ -223,8 +228,50 @@ def run_classifier(classifier: Any, emails: Sequence[Any]) -> list[EmailResult]:
         gold = [{"category": r.category, "product_area": r.product_area, "integration": r.integration,
                  "summary": r.summary, "priority": r.priority, "tier": r.tier, "route": r.route}
                 for r in email.requests]
-        results.append(EmailResult(email.file, email.kind, gold, predicted, triage.gratitude_only, seconds))
+        results.append(EmailResult(email.file, email.kind, gold, predicted, triage.gratitude_only, seconds,
+                                   extra={"account": email.account, "date": email.date}))
     return results
+
+
+def load_account_facts(path: Path) -> dict[str, Any]:
+    """accounts.csv (the dev mailbox format) as `AccountFacts` by account id."""
+    import csv
+    from datetime import date
+
+    from backend.accounts.resolve import AccountFacts
+
+    def day(value: str) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    facts: dict[str, Any] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            integration = (row.get("integration") or "").strip() or None
+            facts[row["account_id"]] = AccountFacts(
+                account_id=row["account_id"], name=row.get("name", ""), timezone=row.get("timezone") or "UTC",
+                plan=row.get("plan") or None, mrr_usd=float(row["mrr_usd"]) if row.get("mrr_usd") else None,
+                contract_start=day(row.get("contract_start", "")), renewal_date=day(row.get("renewal_date", "")),
+                integration=None if integration == "none" else integration)
+    return facts
+
+
+def add_policy_decisions(results: Sequence[EmailResult], accounts: dict[str, Any], policy: Any) -> None:
+    """Run the policy step (backend.policy.decide) on every prediction, adding priority / tier /
+    route / flagged keys, so compute_metrics can score them against the gold labels."""
+    from datetime import datetime
+
+    from backend.policy.decide import RequestLabels, decide
+
+    for result in results:
+        sent = result.extra.get("date")
+        sent_at = datetime.fromisoformat(sent) if sent else datetime.now().astimezone()
+        account = accounts.get(result.extra.get("account") or "")
+        for request in result.predicted:
+            decision = decide(policy, RequestLabels(request["category"], request["product_area"],
+                                                    request["signals"], bool(request.get("needs_review"))),
+                              account, sent_at)
+            request.update(priority=decision.priority, tier=decision.tier, route=decision.route,
+                           flagged=decision.flagged_for_review)
 
 
 def conversation_folds(emails: Sequence[Any], folds: int, seed: int = 7) -> list[list[Any]]:
@@ -236,6 +283,13 @@ def conversation_folds(emails: Sequence[Any], folds: int, seed: int = 7) -> list
     for email in emails:
         groups[fold_of[email.conversation]].append(email)
     return groups
+
+
+def _decide(results: Sequence[EmailResult], mailbox: Path) -> None:
+    from backend.policy.model import load_policy
+
+    accounts = mailbox / "accounts.csv"
+    add_policy_decisions(results, load_account_facts(accounts) if accounts.exists() else {}, load_policy())
 
 
 def _policy_labels() -> tuple[list[str], list[str]]:
@@ -255,6 +309,7 @@ def evaluate_written(mailbox: Path) -> tuple[dict[str, Any], list[EmailResult]]:
     model, facts = train(load_written_examples(include_dev=False))
     classifier = LocalClassifier(model=model)
     results = run_classifier(classifier, emails)
+    _decide(results, mailbox)
     categories, areas = _policy_labels()
     metrics = compute_metrics(results, categories, areas)
     metrics["training"] = facts
@@ -278,6 +333,7 @@ def evaluate_kfold(mailbox: Path, folds: int = 5) -> tuple[dict[str, Any], list[
         results.extend(run_classifier(LocalClassifier(model=model), held_out))
     order = {email.file: position for position, email in enumerate(emails)}
     results.sort(key=lambda result: order[result.file])
+    _decide(results, mailbox)
     categories, areas = _policy_labels()
     metrics = compute_metrics(results, categories, areas)
     metrics["folds"] = folds
@@ -292,6 +348,7 @@ def evaluate_shipped(mailbox: Path) -> tuple[dict[str, Any], list[EmailResult]]:
 
     emails = load_labelled_mailbox(mailbox)
     results = run_classifier(LocalClassifier(), emails)
+    _decide(results, mailbox)
     categories, areas = _policy_labels()
     metrics = compute_metrics(results, categories, areas)
     metrics["seconds_per_email"] = _timing(results)
@@ -308,7 +365,8 @@ def _timing(results: Sequence[EmailResult]) -> dict[str, float]:
 
 def format_report(metrics: dict[str, Any]) -> str:
     keys = ["emails", "gold_requests", "predicted_requests", "request_recall", "ticket_precision",
-            "category_accuracy", "product_area_accuracy", "integration_accuracy", "category_macro_f1",
+            "category_accuracy", "product_area_accuracy", "integration_accuracy", "priority_accuracy",
+            "tier_accuracy", "route_accuracy", "category_macro_f1",
             "top3_category_accuracy", "multi_request_emails", "multi_request_exact_split",
             "exact_request_count_rate", "thanks_detection", "false_tickets_by_kind", "labels_outside_policy",
             "needs_review_rate", "seconds_per_email"]
