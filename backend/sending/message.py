@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -106,8 +107,10 @@ def reference_chain(parent_message_id: str, parent_references: list[str], parent
 
 
 def new_message_id(from_address: str, *, ticket_id: int, draft_id: int) -> str:
+    """Unique and short: `make_msgid`'s ids (time, pid, random, idstring) grow past the 78-character
+    line a header should keep to (RFC 5322 2.1.1) once ticket ids are long, and then get folded."""
     domain = from_address.rpartition("@")[2] or "localhost"
-    return email.utils.make_msgid(idstring=f"tier0.t{ticket_id}.d{draft_id}", domain=domain)
+    return f"<{uuid.uuid4().hex[:20]}.t{ticket_id}.d{draft_id}@{domain}>"
 
 
 def load_reply_context(conn: psycopg.Connection, draft_id: int) -> ReplyContext:
