@@ -15,7 +15,7 @@ customer's email is deliberately not followed: the ticket's account was matched 
 address, and an answer about that account goes back to it, not to whatever address a message
 asks for.
 
-Our own Message-ID (`email.utils.make_msgid` on our support domain) is generated here and stored
+Our own Message-ID (a random id on our support domain, short enough never to be folded) is generated here and stored
 before the first send attempt (reply_sends), and registered as ours in conversation_message_ids,
 so the customer's answer to it threads into the conversation and our mail never loops back as a
 new request.
