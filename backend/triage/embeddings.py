@@ -22,6 +22,7 @@ only by `flush()`, which training and evaluation call.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ EMBEDDING_DIM = 384
 _LAYER_NORM_EPS = 1e-12
 _NUM_HEADS = 12
 _NUM_LAYERS = 6
+_INV_SQRT2 = float(1.0 / np.sqrt(2.0))
 
 FloatArray = NDArray[np.float32]
 
@@ -55,7 +57,29 @@ def _layer_norm(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatArr
 
 def _gelu(x: FloatArray) -> FloatArray:
     # BERT's "gelu" is the exact erf form, not the tanh approximation.
-    return (0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))).astype(np.float32)
+    # A plain float constant keeps the arithmetic in float32 (a numpy float64 scalar would promote
+    # the whole activation to float64 under NumPy 2's promotion rules, at twice the cost).
+    return (0.5 * x * (1.0 + erf(x * _INV_SQRT2))).astype(np.float32, copy=False)
+
+
+_TOKENS_PER_BATCH = 1024
+
+
+def _batches(order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Consecutive (length-sorted) batches of at most `batch_size` texts and about
+    `_TOKENS_PER_BATCH` padded tokens: attention's (batch, heads, t, t) temporaries stay small, and
+    a few long texts per batch run several times faster than dozens at once."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        longest = max([lengths[i] for i in current] + [lengths[index]])
+        if current and (len(current) >= batch_size or longest * (len(current) + 1) > _TOKENS_PER_BATCH):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
 
 
 class SentenceEncoder:
@@ -81,6 +105,7 @@ class SentenceEncoder:
         self._memory: dict[str, FloatArray] = {}
         self._lock = threading.Lock()
         self._disk_loaded = False
+        self.max_memory = 50_000  # vectors kept in memory (about 75 MB)
         self._dirty = False
 
     def _layer_weights(self, index: int) -> dict[str, FloatArray]:
@@ -134,7 +159,8 @@ class SentenceEncoder:
         scale = np.float32(1.0 / np.sqrt(head_dim))
         for layer in self._layers:
             qkv = x @ layer["qkv_w"] + layer["qkv_b"]  # (b, t, 3*384)
-            qkv = qkv.reshape(size, length, 3, _NUM_HEADS, head_dim).transpose(2, 0, 3, 1, 4)
+            # Contiguous (3, b, heads, t, head_dim) so the batched matmuls below run on BLAS.
+            qkv = np.ascontiguousarray(qkv.reshape(size, length, 3, _NUM_HEADS, head_dim).transpose(2, 0, 3, 1, 4))
             query, key, value = qkv[0], qkv[1], qkv[2]  # (b, heads, t, head_dim)
             scores = (query @ key.transpose(0, 1, 3, 2)) * scale + attention_bias
             scores = scores - scores.max(axis=-1, keepdims=True)
@@ -159,28 +185,33 @@ class SentenceEncoder:
         keys = [self._key(text) for text in texts]
         with self._lock:
             self._load_disk_cache_once()
-            missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in self._memory}
+            found = {key: self._memory[key] for key in keys if key in self._memory}
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
         if missing:
-            self._compute(missing, batch_size)
-        with self._lock:
-            for row, key in enumerate(keys):
-                result[row] = self._memory[key]
+            found.update(self._compute(missing, batch_size))
+        for row, key in enumerate(keys):
+            result[row] = found[key]
         return result
 
-    def _compute(self, missing: dict[str, str], batch_size: int) -> None:
+    def _compute(self, missing: dict[str, str], batch_size: int) -> dict[str, FloatArray]:
         items = list(missing.items())
         token_ids = self.tokenize([text for _, text in items])
         # Sort by length so each batch pads little.
         order = sorted(range(len(items)), key=lambda index: len(token_ids[index]))
         computed: dict[str, FloatArray] = {}
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in _batches(order, [len(ids) for ids in token_ids], batch_size):
             vectors = self._forward([token_ids[index] for index in chunk])
             for index, vector in zip(chunk, vectors, strict=True):
                 computed[items[index][0]] = vector
         with self._lock:
             self._memory.update(computed)
             self._dirty = True
+            # A long-running worker embeds every email it sees: keep the newest vectors only.
+            overflow = len(self._memory) - self.max_memory
+            if overflow > 0:
+                for key in list(itertools.islice(self._memory, overflow)):
+                    del self._memory[key]
+        return computed
 
     # --- optional disk cache (training and evaluation runs, not per-email inference) ----------
 

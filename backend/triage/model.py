@@ -288,9 +288,16 @@ def save_model(model: TriageModel, facts: dict[str, object], out_dir: Path) -> M
     return info
 
 
-def train_from_examples(examples: Iterable[TrainingExample], out_dir: Path) -> ModelInfo:
-    """Train on `examples` and save the artifact under `out_dir` (model.pkl + model.json)."""
-    model, facts = train(list(examples))
+def train_from_examples(examples: Iterable[TrainingExample], out_dir: Path, *, include_written: bool = True
+                        ) -> ModelInfo:
+    """Train on `examples` and save the artifact under `out_dir` (model.pkl + model.json).
+
+    With `include_written` (the default) the repository's training files are added, so a call with
+    only labelled mail and corrections (`tier0 train`) still knows every category and the
+    non-request roles. Point the classifier at the result with `TIER0_TRIAGE_MODEL=<out_dir>` or
+    `LocalClassifier(model=load_model(out_dir))`."""
+    given = list(examples)
+    model, facts = train([*load_written_examples(), *given] if include_written else given)
     return save_model(model, facts, out_dir)
 
 
@@ -337,10 +344,16 @@ _default_model: TriageModel | None = None
 def default_model(cache_dir: Path | None = None) -> TriageModel:
     """The shipped model: trained from every training file in the repo (written examples plus the
     dev-mailbox-derived file), cached under `cache_dir/<version>/`. Training takes seconds; it
-    happens once per data version, then every process loads the cached artifact."""
+    happens once per data version, then every process loads the cached artifact.
+    `TIER0_TRIAGE_MODEL=<dir>` loads that artifact instead (one trained by `tier0 train`)."""
     global _default_model
     with _default_lock:
         if _default_model is not None and cache_dir is None:
+            return _default_model
+        configured = os.environ.get("TIER0_TRIAGE_MODEL")
+        if configured and cache_dir is None:
+            # An artifact trained by `tier0 train` (train_from_examples) replaces the shipped one.
+            _default_model = load_model(Path(configured))
             return _default_model
         examples = load_written_examples()
         encoder = shared_encoder()
@@ -373,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     files = args.files or written_training_files(include_dev=not args.no_dev)
     examples = [example for path in files for example in read_examples_jsonl(path)]
-    info = train_from_examples(examples, args.out_dir)
+    info = train_from_examples(examples, args.out_dir, include_written=False)
     print(json.dumps(asdict(info), indent=2))
     return 0
 

@@ -53,3 +53,11 @@ def test_disk_cache_round_trip(tmp_path) -> None:
     second = SentenceEncoder(cache_dir=tmp_path)
     second._compute = None  # type: ignore[assignment,method-assign]  # must come from disk, not compute
     assert np.allclose(second.encode(["cache me"]), vector)
+
+
+def test_memory_is_bounded() -> None:
+    encoder = SentenceEncoder(cache_dir=None)
+    encoder.max_memory = 3
+    encoder.encode(["one", "two", "three", "four", "five"])
+    assert len(encoder._memory) == 3
+    assert np.allclose(np.linalg.norm(encoder.encode(["one"]), axis=1), 1.0)  # recomputed when needed

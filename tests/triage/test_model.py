@@ -59,7 +59,7 @@ def test_same_data_same_version_and_different_data_different_version() -> None:
 
 
 def test_train_save_load_round_trip(tmp_path: Path) -> None:
-    info = train_from_examples(small_set(), tmp_path / "model")
+    info = train_from_examples(small_set(), tmp_path / "model", include_written=False)
     assert (tmp_path / "model" / "model.pkl").exists()
     stored = json.loads((tmp_path / "model" / "model.json").read_text())
     assert stored["version"] == info.version and stored["requests"] == 6
@@ -70,7 +70,7 @@ def test_train_save_load_round_trip(tmp_path: Path) -> None:
 
 
 def test_tampered_artifact_is_refused(tmp_path: Path) -> None:
-    train_from_examples(small_set(), tmp_path)
+    train_from_examples(small_set(), tmp_path, include_written=False)
     artifact = tmp_path / "model.pkl"
     artifact.write_bytes(artifact.read_bytes() + b"x")
     with pytest.raises(TriageModelError, match="does not match"):
@@ -104,3 +104,13 @@ def test_bad_jsonl_line_names_the_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"text": "ok", "role": "thanks"}\n{not json}\n')
     with pytest.raises(TriageModelError, match=r"x.jsonl:2"):
         read_examples_jsonl(path)
+
+
+def test_an_artifact_named_in_the_environment_replaces_the_shipped_model(tmp_path: Path, monkeypatch) -> None:
+    import backend.triage.model as model_module
+
+    info = train_from_examples(small_set(), tmp_path, include_written=False)
+    monkeypatch.setenv("TIER0_TRIAGE_MODEL", str(tmp_path))
+    monkeypatch.setattr(model_module, "_default_model", None)
+    assert model_module.default_model().version == info.version
+    monkeypatch.setattr(model_module, "_default_model", None)  # do not leak the small model
