@@ -69,7 +69,9 @@ def account_raise_reasons(policy: Policy, account: AccountFacts | None, sent_at:
 def decide(policy: Policy, labels: RequestLabels, account: AccountFacts | None, sent_at: datetime) -> Decision:
     flagged = labels.needs_review or labels.category not in policy.categories
     if flagged:
-        # An abstention or an unknown label: a human decides. No priority raise games either.
+        # An abstention or an unknown label: a human decides. Deliberately no raise, no P1 and no page:
+        # an uncertain (or steered) label must not trigger anything by itself; the flagged request
+        # waits at normal priority in the abstain queue for a person (who can escalate in one step).
         route = policy.triage.abstain_route
         return Decision(
             priority="P3",
