@@ -447,6 +447,79 @@ def marts_refresh(full: Annotated[bool, typer.Option("--full", help="rebuild eve
     typer.echo(str(refresh_database("full" if full else "incremental")))
 
 
+@app.command("train")
+def train(
+    mailbox: Annotated[
+        list[Path] | None, typer.Option(help="labelled mailbox folder (mail/ + labels.jsonl); repeatable")
+    ] = None,
+    corrections: Annotated[
+        bool, typer.Option(help="include the relabels OPS made in the database as training examples")
+    ] = True,
+    out: Annotated[Path | None, typer.Option(help="artifact folder (default: .tier0/models/<version>)")] = None,
+) -> None:
+    """Train the local triage model on the written examples, labelled mail and OPS corrections; save a
+    versioned artifact. Use it with TIER0_TRIAGE_MODEL=<folder>."""
+    import tempfile
+
+    from backend.settings import get_settings
+    from backend.triage.labelled import load_training_examples
+    from backend.triage.model import TrainingExample, train_from_examples
+
+    examples: list[TrainingExample] = []
+    for folder in mailbox or []:
+        if not (folder / "labels.jsonl").is_file():
+            _fail(f"{folder} is not a labelled mailbox (no labels.jsonl)", code=2)
+        loaded = load_training_examples(folder)
+        typer.echo(f"{folder}: {len(loaded)} examples")
+        examples.extend(loaded)
+    if corrections:
+        from backend.db.schema import upgrade_database
+        from backend.triage.corrections import correction_examples
+
+        with _connect() as conn:
+            upgrade_database(conn)
+            fixed = correction_examples(conn)
+        typer.echo(f"corrections from the database: {len(fixed)} examples")
+        examples.extend(fixed)
+    target = out or Path(tempfile.mkdtemp(prefix="model-", dir=get_settings().data_dir))
+    info = train_from_examples(examples, target)
+    final = Path(info.path)
+    if out is None:
+        final = get_settings().data_dir / "models" / info.version
+        if final.exists():
+            import shutil
+
+            shutil.rmtree(target)
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            target.rename(final)
+    typer.echo(
+        f"model {info.version}: {info.examples} examples ({info.requests} requests), "
+        f"trained in {info.train_seconds:.1f} s -> {final}"
+    )
+    typer.echo(f"use it with: TIER0_TRIAGE_MODEL={final}")
+
+
+@eval_app.command("intents")
+def eval_intents(
+    train_csv: Annotated[Path, typer.Option("--train", help="CSV with columns text,category")],
+    test_csv: Annotated[Path, typer.Option("--test", help="CSV with columns text,category")],
+    as_json: Annotated[bool, typer.Option("--json", help="print accuracy, macro_f1, train_seconds as JSON")] = False,
+) -> None:
+    """Train the local model's learning machinery on a public intent dataset and score it."""
+    from backend.triage.intents import evaluate_intents
+
+    for path in (train_csv, test_csv):
+        if not path.is_file():
+            _fail(f"no such file: {path}", code=2)
+    result = evaluate_intents(train_csv, test_csv)
+    if as_json:
+        _print_json({key: result[key] for key in ("accuracy", "macro_f1", "train_seconds")})
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key:<16} {value}")
+
+
 @app.command("demo")
 def demo() -> None:
     """Import the sample accounts, ingest the sample mailbox into the embedded Postgres, print the funnel."""
