@@ -456,6 +456,13 @@ def train(
         bool, typer.Option(help="include the relabels OPS made in the database as training examples")
     ] = True,
     out: Annotated[Path | None, typer.Option(help="artifact folder (default: .tier0/models/<version>)")] = None,
+    without_dev: Annotated[
+        bool,
+        typer.Option(
+            "--without-dev-examples",
+            help="leave out the examples derived from the dev mailbox (training/dev_*.jsonl), e.g. to evaluate on it",
+        ),
+    ] = False,
 ) -> None:
     """Train the local triage model on the written examples, labelled mail and OPS corrections; save a
     versioned artifact. Use it with TIER0_TRIAGE_MODEL=<folder>."""
@@ -463,7 +470,7 @@ def train(
 
     from backend.settings import get_settings
     from backend.triage.labelled import load_training_examples
-    from backend.triage.model import TrainingExample, train_from_examples
+    from backend.triage.model import TrainingExample, load_written_examples, train_from_examples
 
     examples: list[TrainingExample] = []
     for folder in mailbox or []:
@@ -482,7 +489,11 @@ def train(
         typer.echo(f"corrections from the database: {len(fixed)} examples")
         examples.extend(fixed)
     target = out or Path(tempfile.mkdtemp(prefix="model-", dir=get_settings().data_dir))
-    info = train_from_examples(examples, target)
+    if without_dev:
+        written = load_written_examples(include_dev=False)
+        info = train_from_examples([*written, *examples], target, include_written=False)
+    else:
+        info = train_from_examples(examples, target)
     final = Path(info.path)
     if out is None:
         final = get_settings().data_dir / "models" / info.version
