@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.policy.errors import describe_validation_error
+
 if TYPE_CHECKING:
     from backend.policy.model import Policy
 
@@ -97,22 +99,13 @@ class LinearConfig(_Frozen):
         return self.priority[priority]  # type: ignore[index]  # validated: all of P1-P4 present
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in ("linear", *item["loc"]))
-        value = item.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        lines.append(f"{location}: {item['msg']} (value: {shown})")
-    return "\n".join(lines)
-
-
 def parse_linear_config(section: object) -> LinearConfig:
     """Validate the `linear:` section on its own (no cross-check against the rest of the policy)."""
     try:
         return LinearConfig.model_validate(section)
     except ValidationError as error:
-        raise LinearConfigError(f"invalid linear section in the policy:\n{_describe(error)}") from error
+        details = describe_validation_error(error, section="linear")
+        raise LinearConfigError(f"invalid linear section in the policy:\n{details}") from error
 
 
 def load_linear_config(policy: Policy) -> LinearConfig:

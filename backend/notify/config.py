@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backend.policy.errors import describe_validation_error
+
 if TYPE_CHECKING:
     from backend.policy.model import Policy
 
@@ -235,22 +237,13 @@ class NotificationsConfig(_Frozen):
         return queue.everyone if queue else []
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in ("notifications", *item["loc"]))
-        value = item.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        lines.append(f"{location}: {item['msg']} (value: {shown})")
-    return "\n".join(lines)
-
-
 def parse_notifications_config(section: object) -> NotificationsConfig:
     """Validate the `notifications:` section on its own (no cross-check with the rest of the policy)."""
     try:
         return NotificationsConfig.model_validate(section or {})
     except ValidationError as error:
-        raise NotifyConfigError(f"invalid notifications section in the policy:\n{_describe(error)}") from error
+        details = describe_validation_error(error, section="notifications")
+        raise NotifyConfigError(f"invalid notifications section in the policy:\n{details}") from error
 
 
 def load_notifications_config(policy: Policy) -> NotificationsConfig:

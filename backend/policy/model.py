@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.paths import DEFAULT_POLICY_PATH
+from backend.policy.errors import describe_validation_error
 from backend.sla.config import BusinessHoursConfig, SlaConfig
 
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -181,21 +182,11 @@ class Policy(_Strict):
         return list(self.routes)
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        value = item.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        lines.append(f"{location}: {item['msg']} (value: {shown})")
-    return "\n".join(lines)
-
-
 def parse_policy(data: object, *, source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as error:
-        raise PolicyError(f"invalid policy in {source}:\n{_describe(error)}") from error
+        raise PolicyError(f"invalid policy in {source}:\n{describe_validation_error(error)}") from error
 
 
 def load_policy(path: Path | None = None) -> Policy:

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
+from backend.policy.errors import describe_validation_error
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 
@@ -272,14 +274,6 @@ class PolicySectionError(ValueError):
     """The policy file's `business_hours` or `sla` section is missing or invalid (ours: fix the file)."""
 
 
-def _describe(error: ValidationError, section: str) -> str:
-    lines = []
-    for detail in error.errors():
-        key = ".".join(str(part) for part in (section, *detail["loc"]))
-        lines.append(f"{key}: {detail['msg']} (got {detail['input']!r})")
-    return "\n".join(lines)
-
-
 def parse_sla_sections(document: Mapping[str, Any], source: str = "policy") -> tuple[BusinessHoursConfig, SlaConfig]:
     """Validate the `business_hours` and `sla` sections of an already-parsed policy document."""
     parsed: dict[str, BaseModel] = {}
@@ -291,7 +285,7 @@ def parse_sla_sections(document: Mapping[str, Any], source: str = "policy") -> t
         try:
             parsed[section] = model.model_validate(document[section])
         except ValidationError as error:
-            problems.append(_describe(error, section))
+            problems.append(describe_validation_error(error, section=section))
     if problems:
         raise PolicySectionError(f"{source}: invalid SLA policy\n" + "\n".join(problems))
     hours, sla = parsed["business_hours"], parsed["sla"]

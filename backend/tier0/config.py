@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from backend.policy.errors import describe_validation_error
+
 if TYPE_CHECKING:
     from backend.policy.model import Policy
 
@@ -79,21 +81,12 @@ class AutoSendConfig(_Strict):
         return rule if rule is not None and rule.enabled else None
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in ("auto_send", *item["loc"]))
-        value = item.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        lines.append(f"{location}: {item['msg']} (value: {shown})")
-    return "\n".join(lines)
-
-
 def parse_auto_send_config(section: object) -> AutoSendConfig:
     try:
         return AutoSendConfig.model_validate(section or {})
     except ValidationError as error:
-        raise AutoSendConfigError(f"invalid auto_send section in the policy:\n{_describe(error)}") from error
+        details = describe_validation_error(error, section="auto_send")
+        raise AutoSendConfigError(f"invalid auto_send section in the policy:\n{details}") from error
 
 
 def load_auto_send_config(policy: Policy) -> AutoSendConfig:
