@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from backend.api.errors import ConflictError, InvalidActionError, NotFoundError
 from backend.api.rows import fetch_draft, fetch_events, fetch_ticket
 from backend.api.schemas import ActionResult, DraftDecisionResult
+from backend.escalation.actions import EscalationRefused, escalate_ticket
 from backend.policy.model import Policy
 from backend.sending.outbox import enqueue_send_reply
 from backend.users.roles import Permission, require
@@ -327,27 +328,22 @@ def escalate(
         if to_tier - ticket.tier > 1:
             require(user.role, Permission.ESCALATE_SKIPPING_TIERS)
         route = _route_for(ctx.policy, ticket, to_tier, to_route)
-        event_id = _event(
-            conn,
-            ticket_id,
-            "escalated",
-            user,
-            ctx,
-            {"reason": reason, "assignee": assignee},
-            from_tier=ticket.tier,
-            to_tier=to_tier,
-            from_route=ticket.route,
-            to_route=route,
-        )
-        conn.execute(
-            "update tickets set tier = %s, route = %s, assignee = %s, updated_at = now() where ticket_id = %s",
-            (to_tier, route, assignee, ticket_id),
-        )
-        if to_tier in ctx.issue_tiers():
-            from backend.linear.outbox import enqueue_linear_issue
-
-            enqueue_linear_issue(conn, ticket_id)
-        return _result(conn, ticket_id, [event_id])
+        # The same write the SLA monitor's escalations use (event, ticket, Linear issue).
+        try:
+            move = escalate_ticket(
+                conn,
+                ticket_id,
+                to_tier=to_tier,
+                to_route=route,
+                assignee=assignee,
+                reason=reason,
+                actor=user.actor,
+                now=ctx.now,
+                policy=ctx.policy,
+            )
+        except EscalationRefused as refused:
+            raise InvalidActionError(str(refused)) from refused
+        return _result(conn, ticket_id, [move.event_id])
 
 
 def deescalate(

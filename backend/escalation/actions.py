@@ -185,9 +185,10 @@ def _record_move(
         (ticket_id, event_type, now, actor, from_tier, to_tier, from_route, to_route, Jsonb(event_data), dedupe_key),
     ).fetchone()
     assert row is not None
+    # The move hands the ticket to `assignee`, or to the new queue as a whole.
     conn.execute(
-        "update tickets set tier = %s, route = %s, updated_at = now() where ticket_id = %s",
-        (to_tier, to_route, ticket_id),
+        "update tickets set tier = %s, route = %s, assignee = %s, updated_at = now() where ticket_id = %s",
+        (to_tier, to_route, assignee, ticket_id),
     )
     return TicketMove(
         event_id=int(row[0]),
@@ -249,7 +250,7 @@ def escalate_ticket(
                 f"ticket {ticket_id} is at tier {tier}: an escalation goes to a higher tier (asked for tier "
                 f"{to_tier}); to move it to another queue at tier {tier}, re-assign it instead"
             )
-        return _record_move(
+        move = _record_move(
             conn,
             "escalated",
             ticket_id,
@@ -264,6 +265,15 @@ def escalate_ticket(
             dedupe_key=dedupe_key,
             data=data,
         )
+        if policy.linear:
+            # Entering an engineering tier: the ticket gets its Linear issue (once, via the outbox),
+            # whoever escalated it (a person through the API, or the SLA monitor on a breach).
+            from backend.linear.config import load_linear_config
+            from backend.linear.outbox import enqueue_linear_issue
+
+            if to_tier in load_linear_config(policy).issue_tiers:
+                enqueue_linear_issue(conn, ticket_id)
+        return move
 
 
 def reassign_ticket(

@@ -31,12 +31,23 @@ def _sla_events(conn: psycopg.Connection, ticket_id: int) -> list[tuple[str, dat
 
 
 def _outbox(conn: psycopg.Connection, ticket_id: int) -> list[tuple[str, str, dict[str, object]]]:
+    """The ticket's notifications in the outbox (its Linear issue row is checked separately)."""
     return [
         (kind, key, payload)
         for kind, key, payload in conn.execute(
-            "select kind, idempotency_key, payload from outbox where ticket_id = %s order by outbox_id", (ticket_id,)
+            "select kind, idempotency_key, payload from outbox where ticket_id = %s and kind <> 'linear_issue' "
+            "order by outbox_id",
+            (ticket_id,),
         ).fetchall()
     ]
+
+
+def _linear_rows(conn: psycopg.Connection, ticket_id: int) -> int:
+    row = conn.execute(
+        "select count(*) from outbox where ticket_id = %s and kind = 'linear_issue'", (ticket_id,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_p1_runs_on_the_wall_clock_warning_at_75_percent_breach_at_100(db: psycopg.Connection, policy: Policy) -> None:
@@ -262,3 +273,5 @@ def test_breaches_older_than_act_within_are_recorded_but_not_escalated(db: psyco
     assert [m.ticket_id for m in report.escalations] == [fresh]
     assert ticket_row(db, old)[:2] == (1, "ops") and _outbox(db, old) == []
     assert len(_outbox(db, fresh)) == 1
+    # Escalated into an engineering tier: the ticket gets its Linear issue, once.
+    assert _linear_rows(db, fresh) == 1 and _linear_rows(db, old) == 0
