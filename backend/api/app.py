@@ -46,6 +46,7 @@ from backend.api.schemas import (
     DraftDecisionResult,
     ErrorOut,
     EscalateBody,
+    EscalationSuggestionOut,
     HealthOut,
     MeOut,
     QueuePage,
@@ -244,6 +245,26 @@ def create_app(
         return actions.reassign(
             conn, ticket_id, user, context(), route=body.route, reason=body.reason, assignee=body.assignee
         )
+
+    @app.get(
+        "/tickets/{ticket_id}/escalation-suggestion",
+        response_model=EscalationSuggestionOut,
+        responses=_TICKET_ERRORS,
+        tags=["tickets"],
+    )
+    def escalation_suggestion(conn: Conn, user: CurrentUser, ticket_id: TicketId) -> EscalationSuggestionOut:
+        """Whom to escalate to: the policy's route for the next tier, then a person by load and past
+        resolutions of the same category, with the reason (backend/escalation/suggest.py)."""
+        from backend.escalation.actions import EscalationRefused, TicketNotFound
+        from backend.escalation.suggest import suggest_escalation
+
+        try:
+            suggestion = suggest_escalation(conn, policy, ticket_id)
+        except TicketNotFound as missing:
+            raise NotFoundError(str(missing)) from missing
+        except EscalationRefused as refused:
+            raise ConflictError(str(refused)) from refused
+        return EscalationSuggestionOut.model_validate(suggestion.as_dict())
 
     @app.post("/tickets/{ticket_id}/escalate", response_model=ActionResult, responses=_TICKET_ERRORS, tags=["tickets"])
     def escalate(conn: Conn, user: CurrentUser, ticket_id: TicketId, body: EscalateBody) -> ActionResult:

@@ -145,6 +145,33 @@ class DraftOut(BaseModel):
     )
 
 
+class EscalationCandidateOut(BaseModel):
+    person: str
+    open_tickets: int
+    resolved_in_category: int
+
+
+class EscalationOptionOut(BaseModel):
+    to_tier: int
+    to_route: str
+    assignee: str | None
+    reason: str
+    open_tickets: int | None = None
+    resolved_in_category: int | None = None
+
+
+class EscalationSuggestionOut(BaseModel):
+    ticket_id: int
+    from_tier: int
+    from_route: str
+    to_tier: int
+    to_route: str
+    assignee: str | None = Field(description="the suggested person: lightest load, most resolutions of the category")
+    reason: str = Field(description="why this route and person, in words")
+    alternatives: list[EscalationOptionOut]
+    candidates: list[EscalationCandidateOut]
+
+
 class ActionResult(BaseModel):
     ticket: TicketOut
     events: list[EventOut] = Field(description="the events this action wrote")

@@ -322,3 +322,24 @@ def test_unknown_ticket_is_404_for_every_action(client: TestClient, api_db: psyc
         assert response.status_code == 404, action
         assert response.json() == {"detail": "ticket 424242 not found"}
     assert client.get("/tickets/424242", headers=bearer(ops)).status_code == 404
+
+
+# --- escalation suggestion ----------------------------------------------------------------------
+
+
+def test_escalation_suggestion_names_route_and_reason(client: TestClient, api_db: psycopg.Connection, ops: str) -> None:
+    ticket_id = _ticket(api_db, category="integration_issue", product_area="integrations")
+    response = client.get(f"/tickets/{ticket_id}/escalation-suggestion", headers=bearer(ops))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["ticket_id"], body["from_tier"], body["to_tier"], body["to_route"]) == (
+        ticket_id, 1, 2, "support-eng-integrations"
+    )
+    assert body["reason"]
+    missing = client.get("/tickets/999999/escalation-suggestion", headers=bearer(ops))
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "ticket 999999 does not exist"}
+    top = _ticket(api_db, tier=3, route="product-eng", category="bug", product_area="dashboard")
+    refused = client.get(f"/tickets/{top}/escalation-suggestion", headers=bearer(ops))
+    assert refused.status_code == 409
+    assert client.get(f"/tickets/{ticket_id}/escalation-suggestion").status_code == 401
