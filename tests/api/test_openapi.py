@@ -21,6 +21,7 @@ ROUTES = {
     ("post", "/tickets/{ticket_id}/drafts/{draft_id}/approve"),
     ("post", "/tickets/{ticket_id}/drafts/{draft_id}/reject"),
     ("post", "/tickets/{ticket_id}/reassign"),
+    ("get", "/tickets/{ticket_id}/escalation-suggestion"),
     ("post", "/tickets/{ticket_id}/escalate"),
     ("post", "/tickets/{ticket_id}/deescalate"),
     ("post", "/tickets/{ticket_id}/resolve"),
