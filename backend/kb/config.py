@@ -56,6 +56,9 @@ class KbSettings(_Strict):
     correction_similarity: float = Field(default=0.6, gt=0, le=1)
     # A tag counts as mentioned by the query from this pg_trgm word_similarity up.
     trigram_similarity: float = Field(default=0.7, gt=0, le=1)
+    # With vectors the answer decision is the trained answerability model (backend/kb/answerability.py)
+    # unless this says "threshold"; without vectors, or without the model file, it is the rule below.
+    answer_decision: Literal["model", "threshold"] = "model"
     answer_with_vectors: AnswerRule = AnswerRule(min_score=0.962)
     answer_without_vectors: AnswerRule = AnswerRule(min_score=0.234)
     # Drafts: which ticket tiers get a KB draft, how many article sections a draft quotes, and

@@ -11,6 +11,8 @@ query set (../shared/data/kb/queries-dev.jsonl, or --queries):
   then as many unanswerable ones declined as possible), applied to the one left out. The
   held-out estimate is what to expect on new queries; the threshold on all queries is the one
   to put in the policy;
+- with vectors, the decision of the answerability model (backend/kb/answerability.py, trained on
+  written questions only: the dev queries are its test), with the queries it gets wrong;
 - the same for search without vectors (full text and trigram only);
 - on StackFAQ (../shared/external/faq_retrieval/stackfaq, text nobody here wrote) imported as a
   second KB: recall@1 and @3, and the share of its (all off-topic) queries that the Pam KB
@@ -38,11 +40,12 @@ import yaml
 
 from backend.db.schema import upgrade_database
 from backend.db.server import temporary_database
+from backend.kb.answerability import load_model
 from backend.kb.check import kb_check
 from backend.kb.config import AnswerRule, KbSettings, SearchWeights, load_kb_settings
 from backend.kb.embedder import Embedder, load_embedder
 from backend.kb.importer import import_kb
-from backend.kb.search import RankedArticle, is_answerable, rank_articles
+from backend.kb.search import RankedArticle, answer_features_for, is_answerable, rank_articles
 from backend.paths import SAMPLE_DATA_DIR, SHARED_DIR
 
 DEV_QUERIES = SHARED_DIR / "data" / "kb" / "queries-dev.jsonl"
@@ -138,6 +141,33 @@ def _rank_all(
     ]
 
 
+def model_decisions(conn: psycopg.Connection, queries: Sequence[str], ranked: Sequence[list[RankedArticle]],
+                    settings: KbSettings) -> list[bool] | None:
+    """The answerability model's decision for each ranked query (None without a model file)."""
+    model = load_model()
+    if model is None:
+        return None
+    return [bool(articles) and model.answers(answer_features_for(conn, query, articles, settings))
+            for query, articles in zip(queries, ranked, strict=True)]
+
+
+def _report_model(conn: psycopg.Connection, queries: Sequence[LabelledQuery], ranked: Sequence[list[RankedArticle]],
+                  settings: KbSettings) -> None:
+    decisions = model_decisions(conn, [query.query for query in queries], ranked, settings)
+    if decisions is None:
+        print("answer model: no model file (see backend.kb.answerability_training)")
+        return
+    answerable = [d for d, query in zip(decisions, queries, strict=True) if query.answerable]
+    unanswerable = [d for d, query in zip(decisions, queries, strict=True) if not query.answerable]
+    print(f"answer model (threshold {load_model().threshold:.4f}): "  # type: ignore[union-attr]
+          f"answerable answered {sum(answerable) / max(len(answerable), 1):.3f}, "
+          f"unanswerable declined {sum(not d for d in unanswerable) / max(len(unanswerable), 1):.3f}")
+    for decision, query, articles in zip(decisions, queries, ranked, strict=True):
+        if decision != query.answerable:
+            wrong = "answered" if decision else "declined"
+            print(f"  model {wrong}: {query.query[:100]!r} (top {articles[0].slug if articles else None})")
+
+
 def _report_mode(
     name: str,
     queries: Sequence[LabelledQuery],
@@ -199,7 +229,8 @@ def _write_stackfaq_kb(target: Path) -> dict[int, str]:
     return slugs
 
 
-def _stackfaq(embedder: Embedder | None, settings: KbSettings, pam_ranked_declines: float | None) -> None:
+def _stackfaq(embedder: Embedder | None, settings: KbSettings, pam_ranked_declines: float | None,
+             pam_model_declines: float | None = None) -> None:
     records = [json.loads(line) for line in (STACKFAQ_DIR / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
     # A few StackFAQ queries have no text (null); they are skipped and counted.
     queries = {record["query_id"]: record["text"] for record in records if isinstance(record.get("text"), str)}
@@ -222,7 +253,7 @@ def _stackfaq(embedder: Embedder | None, settings: KbSettings, pam_ranked_declin
         ]
         for mode_embedder in ([embedder, None] if embedder is not None else [None]):
             started = time.monotonic()
-            ranked = _rank_all(conn, [query.query for query in labelled], mode_embedder, settings, limit=3)
+            ranked = _rank_all(conn, [query.query for query in labelled], mode_embedder, settings, limit=6)
             elapsed = time.monotonic() - started
             metrics = retrieval_metrics(labelled, [[article.slug for article in articles] for articles in ranked])
             rule = settings.answer_with_vectors if mode_embedder is not None else settings.answer_without_vectors
@@ -233,11 +264,16 @@ def _stackfaq(embedder: Embedder | None, settings: KbSettings, pam_ranked_declin
             print(f"recall@1 {metrics.recall_at_1:.3f}  recall@3 {metrics.recall_at_3:.3f}  "
                   f"MRR(top3) {metrics.mrr:.3f}")
             print(f"answered with the Pam-calibrated threshold: {answered:.3f} (all are answerable here)")
+            if mode_embedder is not None:
+                decisions = model_decisions(conn, [query.query for query in labelled], ranked, settings)
+                if decisions is not None:
+                    print(f"answered by the answer model: {sum(decisions) / len(decisions):.3f}")
             print(f"search {elapsed / len(labelled) * 1000:.1f} ms/query")
         print(f"StackFAQ import: {imported:.1f} s")
         if pam_ranked_declines is not None:
             print(f"StackFAQ queries searched in the Pam KB (all off-topic), with vectors: "
-                  f"declined {pam_ranked_declines:.3f}")
+                  f"declined {pam_ranked_declines:.3f} by the threshold"
+                  + (f", {pam_model_declines:.3f} by the answer model" if pam_model_declines is not None else ""))
         conn.close()
 
 
@@ -265,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             per_query = (time.monotonic() - started) / max(len(texts), 1)
             print(f"search with vectors: {per_query * 1000:.1f} ms/query (embedding included)")
             _report_mode(f"{args.queries.name}, with vectors", queries, with_vectors, settings.answer_with_vectors)
+            if embedder is not None:
+                _report_model(conn, queries, with_vectors, settings)
             without = _rank_all(conn, texts, None, settings)
             _report_mode(f"{args.queries.name}, without vectors", queries, without, settings.answer_without_vectors)
             golden = args.kb / "golden.jsonl"
@@ -278,17 +316,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.grid and embedder is not None:
                 _grid(conn, queries, embedder, settings)
             declines: float | None = None
+            model_declines: float | None = None
             if not args.no_stackfaq and STACKFAQ_DIR.is_dir():
                 faq_texts = [text for line in (STACKFAQ_DIR / "queries.jsonl").read_text(encoding="utf-8").splitlines()
                              if isinstance(text := json.loads(line).get("text"), str)]
-                ranked = _rank_all(conn, faq_texts, embedder, settings, limit=2)
+                ranked = _rank_all(conn, faq_texts, embedder, settings, limit=6)
                 rule = settings.answer_with_vectors if embedder is not None else settings.answer_without_vectors
                 declines = sum(not is_answerable([a.score for a in articles], rule) for articles in ranked) / len(
                     ranked
                 )
+                if embedder is not None:
+                    decisions = model_decisions(conn, faq_texts, ranked, settings)
+                    if decisions is not None:
+                        model_declines = sum(not d for d in decisions) / len(decisions)
             conn.commit()
     if not args.no_stackfaq and STACKFAQ_DIR.is_dir():
-        _stackfaq(embedder, settings, declines)
+        _stackfaq(embedder, settings, declines, model_declines)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ different scales). Each threshold is the one that answers at least 95% of the an
 queries and declines the most unanswerable ones; leave-one-out cross-validation of that choice
 estimates how it generalises (`python -m backend.kb.measure`, docs/results-kb.md).
 
+With vectors, and unless the policy says `answer_decision: threshold`, the decision is instead
+the answerability model's (backend/kb/answerability.py): the scores plus how much of the
+question the best articles cover. Without its model file it falls back to the threshold rule.
+
 Failures: any text is a valid query (an empty one simply answers nothing); a query file line
 that is not JSON or has no `query` is the file's failure and raises `ValueError` naming the
 line. Database errors are ours and raise.
@@ -31,6 +35,16 @@ from typing import Any, NamedTuple
 
 import psycopg
 
+from backend.kb.answerability import (
+    TOP_ARTICLES,
+    RankEvidence,
+    answer_features,
+    content_words,
+    kb_names,
+    load_model,
+    query_terms,
+    unknown_names,
+)
 from backend.kb.config import AnswerRule, KbSettings, load_integration_aliases, load_kb_settings
 from backend.kb.embedder import Embedder, load_embedder, vector_literal
 
@@ -147,10 +161,69 @@ def _policy_aliases() -> dict[str, list[str]]:
     return load_integration_aliases()
 
 
-def _result(ranked: list[RankedArticle], limit: int, settings: KbSettings, has_vectors: bool) -> SearchResult:
-    rule = answer_rule(settings, has_vectors=has_vectors)
+def answer_features_for(
+    conn: psycopg.Connection,
+    query: str,
+    ranked: Sequence[RankedArticle],
+    settings: KbSettings,
+    *,
+    kinds: Sequence[str] | None = None,
+    aliases: dict[str, list[str]] | None = None,
+) -> list[float]:
+    """The answerability model's features for a query and its ranking (best first)."""
+    aliases = aliases if aliases is not None else _policy_aliases()
+    alias_words = frozenset(word.lower() for words in aliases.values() for word in words if word.isalnum())
+    kinds = list(kinds or settings.search_kinds)
+    nicknames = frozenset(alias_words - set(aliases))
+    terms, collection = query_terms(
+        conn,
+        content_words(expand_aliases(query, aliases), nicknames),
+        [article.slug for article in ranked[:TOP_ARTICLES]],
+        kinds=kinds,
+    )
+    names = unknown_names(query, kb_names(conn, kinds), nicknames)
+    evidence = [
+        RankEvidence(
+            score=article.score,
+            passage_similarity=article.signals.passage_similarity,
+            document_similarity=article.signals.document_similarity,
+            full_text=article.signals.text_rank / (article.signals.text_rank + settings.full_text_saturation),
+        )
+        for article in ranked
+    ]
+    return answer_features(query, evidence, terms, collection, names)
+
+
+def decide_answerable(
+    conn: psycopg.Connection,
+    query: str,
+    ranked: Sequence[RankedArticle],
+    settings: KbSettings,
+    *,
+    has_vectors: bool,
+    kinds: Sequence[str] | None = None,
+) -> bool:
+    """Whether the best article answers the query: the answerability model with vectors (when
+    the policy asks for it and its file loads), else the policy's score threshold."""
+    if not ranked or not query.strip():
+        return False
+    model = load_model() if has_vectors and settings.answer_decision == "model" else None
+    if model is None:
+        return is_answerable([article.score for article in ranked], answer_rule(settings, has_vectors=has_vectors))
+    return model.answers(answer_features_for(conn, query, ranked, settings, kinds=kinds))
+
+
+def _result(
+    conn: psycopg.Connection,
+    query: str,
+    ranked: list[RankedArticle],
+    limit: int,
+    settings: KbSettings,
+    has_vectors: bool,
+    kinds: Sequence[str] | None = None,
+) -> SearchResult:
     return SearchResult(
-        answerable=is_answerable([article.score for article in ranked], rule),
+        answerable=decide_answerable(conn, query, ranked, settings, has_vectors=has_vectors, kinds=kinds),
         results=[SearchHit(article.slug, article.score, article.version) for article in ranked[:limit]],
         has_vectors=has_vectors,
         signals=[article.signals for article in ranked[:limit]],
@@ -173,10 +246,10 @@ def search_kb(
     settings = settings or load_kb_settings()
     chosen = load_embedder() if embedder is _NOT_GIVEN else embedder
     vector = chosen.embed([query])[0] if chosen is not None and query.strip() else None
-    # One row more than asked: the answer rule compares the best score with the runner-up.
-    ranked = rank_articles(conn, query, query_vector=vector, settings=settings, limit=max(limit, 1) + 1,
+    # At least five rows: the answer decision compares the best score with the next four.
+    ranked = rank_articles(conn, query, query_vector=vector, settings=settings, limit=max(limit + 1, 5),
                            kinds=kinds)
-    return _result(ranked, limit, settings, has_vectors=vector is not None)
+    return _result(conn, query, ranked, limit, settings, has_vectors=vector is not None, kinds=kinds)
 
 
 def read_queries(queries_file: Path) -> list[str]:
@@ -213,8 +286,8 @@ def search_many(
         for query, vector in zip(chunk, vectors, strict=True):
             if not query.strip():
                 vector = None
-            ranked = rank_articles(conn, query, query_vector=vector, settings=settings, limit=max(limit, 1) + 1)
-            yield query, _result(ranked, limit, settings, has_vectors=vector is not None)
+            ranked = rank_articles(conn, query, query_vector=vector, settings=settings, limit=max(limit + 1, 5))
+            yield query, _result(conn, query, ranked, limit, settings, has_vectors=vector is not None)
 
 
 def search_queries_json(conn: psycopg.Connection, queries_file: Path) -> Iterator[dict[str, Any]]:
