@@ -42,7 +42,8 @@ _NEW_TOPIC_IN_REPLY = re.compile(
     r"^(also|additionally|separately|separate|on an?\b.*note|on another note|different|unrelated|not related|"
     r"totally different|completely different|while i have you|while you're|since i have you|one more|another|"
     r"other|last|final|second|third|next|and one|and another|oh|by the way|btw|p\.? ?s|in other news|"
-    r"otra cosa|otro tema|aparte|adem|tambi|before i forget|and i wanted|plus)",
+    r"otra cosa|otro tema|aparte|adem|tambi|before i forget|and i wanted|plus|"
+    r"(?:a |one |my |our )?(?:follow-?up|related|new|quick|separate|other|different) (?:quick )?question)",
     re.IGNORECASE,
 )
 # Units that are plainly not requests whatever their words: status chasers in a reply, and
@@ -82,10 +83,22 @@ class LocalClassifierConfig:
     # Share of a request's label probabilities that comes from its sentences (weighted by how
     # request-like each is) rather than from the request's whole text.
     sentence_weight: float = 0.5
+    # Joint decoding of (category, product area): the pair maximising
+    # log P(category) + log P(area) + pair_prior_weight * PMI(category, area), where the PMI comes from
+    # how often the two labels go together in the training requests (0 = independent argmaxes).
+    pair_prior_weight: float = 0.0
+    # Route-aware decoding: first the route with the most probability mass (summed over the
+    # (category, area) pairs the policy sends there), then the best pair within that route.
+    route_decoding: bool = False
 
 
 def clean_subject(subject: str) -> str:
     return _TICKET_TAG.sub("", _SUBJECT_PREFIX.sub("", subject or "")).strip()
+
+
+def _is_count_intro(text: str) -> bool:
+    """A short line that only announces how many things follow ("Two things.", "3 questions:")."""
+    return announced_count([text]) is not None and len(text.split()) <= 12 and "?" not in text
 
 
 def _aligned(proba: NDArray[np.float64], model_labels: Sequence[str], policy_labels: Sequence[str]
@@ -107,6 +120,33 @@ def _trim(sentence: str, limit: int = _SUMMARY_MAX) -> str:
     return cut + "…"
 
 
+def _pair_pmi(counts: dict[tuple[str, str], float], categories: Sequence[str], areas: Sequence[str],
+              smoothing: float = 1.0) -> NDArray[np.float64]:
+    """Pointwise mutual information of (category, area) in the training requests, add-one smoothed:
+    positive for pairs that go together (billing/billing), negative for rare ones (billing/mobile)."""
+    table = np.full((len(categories), len(areas)), smoothing, dtype=np.float64)
+    for (category, area), count in counts.items():
+        if category in categories and area in areas:
+            table[categories.index(category), areas.index(area)] += count
+    joint = table / table.sum()
+    marginal_category = joint.sum(axis=1, keepdims=True)
+    marginal_area = joint.sum(axis=0, keepdims=True)
+    pmi: NDArray[np.float64] = np.log(joint) - np.log(marginal_category) - np.log(marginal_area)
+    return pmi
+
+
+def _route_table(policy: Policy, categories: Sequence[str], areas: Sequence[str]) -> NDArray[np.str_]:
+    """The route the policy gives each (category, area) at the category's default priority."""
+    table = np.empty((len(categories), len(areas)), dtype=object)
+    for i, category in enumerate(categories):
+        rule = policy.categories[category]
+        for j, area in enumerate(areas):
+            tier = rule.tier_by_product_area.get(area, rule.default_tier)
+            routing = policy.tier_routes[tier]
+            table[i, j] = routing.by_product_area.get(area, routing.default)
+    return table.astype(str)
+
+
 class LocalClassifier:
     """`Classifier` implementation backed by the local model (see the module docstring)."""
 
@@ -124,6 +164,8 @@ class LocalClassifier:
             {name: rule.aliases for name, rule in self.policy.integrations.items()})
         self.segmenter = Segmenter(self.categories, self.areas, self.config.segmenter)
         self.model_version = self.model.version
+        self.pair_pmi = _pair_pmi(getattr(self.model, "pair_counts", {}), self.categories, self.areas)
+        self.route_table = _route_table(self.policy, self.categories, self.areas)
 
     # --- model calls -------------------------------------------------------------------
 
@@ -136,10 +178,17 @@ class LocalClassifier:
         category_proba = _aligned(categories.proba, categories.labels, self.categories)
         area_proba = _aligned(areas.proba, areas.labels, self.areas)
         request_column = roles.labels.index("request")
+        chaser_column = roles.labels.index("chaser") if "chaser" in roles.labels else None
         views = []
         for row, unit in enumerate(units):
             role = roles.labels[int(roles.proba[row].argmax())]
             request_probability = float(roles.proba[row, request_column])
+            if not is_reply and chaser_column is not None:
+                # A new email has nothing to chase: "it's still stuck at Processing" there reports a
+                # problem, so the chaser share counts as request.
+                request_probability += float(roles.proba[row, chaser_column])
+                if role == "chaser":
+                    role = "request" if request_probability >= 0.5 else "context"
             if is_reply and has_open_requests and unit.section == "quoted":
                 # History the reply quotes (text_for_triage adds it under short replies): the open
                 # requests already cover it.
@@ -148,6 +197,9 @@ class LocalClassifier:
                 role, request_probability = "chaser", 0.0
             elif _SUPPLIED_INFO.match(texts[row]):
                 role, request_probability = "info", 0.0
+            elif _is_count_intro(texts[row]):
+                # "Two changes please:" announces the requests that follow; it is not one itself.
+                role, request_probability = "context", 0.0
             views.append(UnitView(
                 unit=unit,
                 role=role,
@@ -182,7 +234,9 @@ class LocalClassifier:
             if subject:
                 texts = [f"{subject}\n{texts[0]}"]
         requests = self._classify(views, segments, texts, email)
-        if email.is_reply and email.existing_requests:
+        if email.is_reply and email.existing_requests and count is None:
+            # A reply that announces a count ("Two things.") lists what it raises now; otherwise a
+            # request that continues an open one is dropped.
             requests = self._drop_continuations(requests, segments, views, email.existing_requests)
         gratitude = not requests and self._looks_grateful(views, email.text)
         return EmailTriage(requests=requests, gratitude_only=gratitude, classifier=self.name,
@@ -215,9 +269,10 @@ class LocalClassifier:
         results: list[RequestTriage] = []
         for row, segment in enumerate(segments):
             order = np.argsort(-category_proba[row])
-            category = self.categories[int(order[0])]
-            confidence = float(category_proba[row, order[0]])
-            area = self.areas[int(area_proba[row].argmax())]
+            category_index, area_index = self._decode(category_proba[row], area_proba[row])
+            category = self.categories[category_index]
+            confidence = float(category_proba[row, category_index])
+            area = self.areas[area_index]
             full_text = self._segment_text(views, segment, request_only=False)
             request_text = texts[row]
             integration = self._integration(request_text, category, area, email, single=len(segments) == 1)
@@ -235,6 +290,23 @@ class LocalClassifier:
                 needs_review=confidence < self.min_confidence,
             ))
         return results
+
+    def _decode(self, category_proba: NDArray[np.float64], area_proba: NDArray[np.float64]) -> tuple[int, int]:
+        """(category index, area index) for one request (see `LocalClassifierConfig`)."""
+        config = self.config
+        if config.pair_prior_weight == 0 and not config.route_decoding:
+            return int(category_proba.argmax()), int(area_proba.argmax())
+        floor = 1e-6
+        score = np.log(np.maximum(category_proba, floor))[:, None] + np.log(np.maximum(area_proba, floor))[None, :]
+        score = score + config.pair_prior_weight * self.pair_pmi
+        if config.route_decoding:
+            joint = np.exp(score - score.max())
+            routes = sorted(set(self.route_table.flat))
+            mass = [float(joint[self.route_table == route].sum()) for route in routes]
+            best_route = routes[int(np.argmax(mass))]
+            score = np.where(self.route_table == best_route, score, -np.inf)
+        category_index, area_index = np.unravel_index(int(np.argmax(score)), score.shape)
+        return int(category_index), int(area_index)
 
     def _blend_sentences(self, views: list[UnitView], segments: list[Segment], category_proba: NDArray[np.float64],
                          area_proba: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -311,7 +383,9 @@ class LocalClassifier:
             if cue and _NEW_TOPIC_IN_REPLY.match(cue):
                 kept.append(request)
                 continue
-            vector = self.model.embed([request.text])[0]
+            # Only the request's own units: context it carries ("the statuses have been right since
+            # Friday") is about the old topic by nature and would make a new ask look like a continuation.
+            vector = self.model.embed([self._segment_text(views, segment, request_only=True)])[0]
             similarities = existing_vectors @ vector
             continues = any(
                 (request.category == old.category and similarity >= self.config.followup_similarity_same_category)

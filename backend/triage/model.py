@@ -45,7 +45,7 @@ from backend.triage.features import TextClassifier, TextClassifierConfig
 
 # Bump when anything that changes a trained model's behaviour changes in code (features,
 # heads, preprocessing), so a cached artifact from older code is never reused.
-CODE_VERSION = "t2"
+CODE_VERSION = "t3"
 ROLES = ("request", "context", "chaser", "info", "thanks")
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 ARTIFACT_FILE = "model.pkl"
@@ -183,11 +183,14 @@ class TriageModel:
     """The trained heads plus the encoder they share."""
 
     def __init__(self, role: TextClassifier, category: TextClassifier, product_area: TextClassifier,
-                 version: str) -> None:
+                 version: str, pair_counts: dict[tuple[str, str], float] | None = None) -> None:
         self.role = role
         self.category = category
         self.product_area = product_area
         self.version = version
+        # Weighted count of training requests per (category, product_area): how often the two labels
+        # go together, for joint decoding (`LocalClassifierConfig.pair_prior_weight`).
+        self.pair_counts: dict[tuple[str, str], float] = dict(pair_counts or {})
         self.encoder: SentenceEncoder | None = None
 
     def attach(self, encoder: SentenceEncoder) -> TriageModel:
@@ -246,7 +249,11 @@ def train(examples: Sequence[TrainingExample], *, encoder: SentenceEncoder | Non
                           request_weights)
     seconds = time.perf_counter() - started
     version = data_version(unique, heads, encoder.weights_digest)
-    model = TriageModel(role_head, category_head, area_head, version).attach(encoder)
+    pair_counts: dict[tuple[str, str], float] = {}
+    for index in request_rows:
+        pair = (str(unique[index].category), str(unique[index].product_area))
+        pair_counts[pair] = pair_counts.get(pair, 0.0) + weights[index]
+    model = TriageModel(role_head, category_head, area_head, version, pair_counts).attach(encoder)
     facts: dict[str, object] = {
         "examples": len(unique),
         "requests": len(request_rows),

@@ -64,3 +64,30 @@ def test_quoted_history_under_a_short_reply_is_not_a_new_request(classifier: Loc
     text = ("Any update?\n\n---------- Quoted message ----------\n"
             "Hi, our reminder texts are going out with the wrong store name. Can you fix that?")
     assert reply(classifier, text).requests == []
+
+
+def test_a_follow_up_question_on_a_new_point_is_kept(classifier: LocalClassifier) -> None:
+    open_login = ExistingRequest(category="account_access", product_area="dashboard",
+                                 summary="Two new advisors cannot sign in with SSO")
+    result = reply(classifier, "Thanks, both can sign in now.\n\nFollow-up question for our checklist: when we "
+                               "disable someone in our identity provider, is their Pam user switched off too, or "
+                               "do we also remove them in the dashboard?\n\nMaria", open_login)
+    assert len(result.requests) == 1
+
+
+def test_a_reply_that_announces_a_count_keeps_its_items(classifier: LocalClassifier) -> None:
+    open_outage = ExistingRequest(category="outage", product_area="pam_core",
+                                  summary="Pam is not answering the service line")
+    result = reply(classifier, "Phones are working again. Two things.\n\n"
+                               "How can I pull a list of the people who called while it was down, so we can "
+                               "call them back?\n\n"
+                               "And can you add my assistant Dana Ruiz to whatever alert emails you send "
+                               "during an outage?", open_outage)
+    assert len(result.requests) == 2
+
+
+def test_context_about_the_old_topic_does_not_hide_a_new_ask(classifier: LocalClassifier) -> None:
+    result = reply(classifier, "Thank you, the CDK appointments are all showing again.\n\n"
+                               "That said, we went two weeks without it. I'd like a credit on this month's "
+                               "invoice for that period.")
+    assert [request.category for request in result.requests] == ["billing"]

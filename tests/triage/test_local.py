@@ -100,3 +100,62 @@ def test_empty_text_gives_an_empty_triage(classifier: LocalClassifier) -> None:
 
 def test_clean_subject_drops_prefixes_and_ticket_tags() -> None:
     assert clean_subject("RE: Fwd: CDK sync [Pam Support #48236]") == "CDK sync"
+
+
+def test_a_count_intro_is_not_a_request_of_its_own(classifier: LocalClassifier) -> None:
+    result = classifier.triage(EmailForTriage(subject="Changes", text=(
+        "Two changes please:\n\n"
+        "We are closed Friday November 27 for the holiday, please block the whole day for service.\n\n"
+        "Also, can you change the after-hours greeting to mention our key drop box?")))
+    assert len(result.requests) == 2
+    assert all("Two changes" not in request.summary for request in result.requests)
+
+
+def test_a_still_broken_item_in_a_new_email_is_a_request(classifier: LocalClassifier) -> None:
+    # In a new email "still sitting at Processing" reports a problem: there is nothing to chase yet.
+    result = classifier.triage(EmailForTriage(subject="3 issues", text=(
+        "1. Pam transfers finance callers to the operator instead of the finance desk.\n\n"
+        "2. The Analytics 'This week' preset shows last week's numbers.\n\n"
+        "3. The recall list I uploaded on Monday is still sitting at Processing and nothing has gone out.")))
+    assert len(result.requests) == 3
+
+
+def test_pair_pmi_favours_labels_seen_together() -> None:
+    from backend.triage.local import _pair_pmi
+
+    categories, areas = ["billing", "bug"], ["billing", "mobile"]
+    pmi = _pair_pmi({("billing", "billing"): 20.0, ("bug", "mobile"): 20.0}, categories, areas)
+    assert pmi[0, 0] > 0 > pmi[0, 1]
+    assert pmi[1, 1] > 0 > pmi[1, 0]
+
+
+def test_route_table_follows_the_policy() -> None:
+    from backend.triage.local import _route_table
+
+    policy = load_policy()
+    table = _route_table(policy, policy.category_names, policy.product_area_names)
+    position = {(c, a): (i, j) for i, c in enumerate(policy.category_names)
+                for j, a in enumerate(policy.product_area_names)}
+    assert table[position[("how_to", "dashboard")]] == "ai"
+    assert table[position[("bug", "dashboard")]] == "product-eng"
+    assert table[position[("bug", "integrations")]] == "support-eng-integrations"
+    assert table[position[("config_change", "telephony")]] == "ops"
+
+
+def test_route_decoding_picks_the_route_with_most_mass(triage_model: TriageModel) -> None:
+    import numpy as np
+
+    from backend.triage.local import LocalClassifierConfig
+
+    policy = load_policy()
+    classifier = LocalClassifier(model=triage_model, policy=policy, config=LocalClassifierConfig(route_decoding=True))
+    categories = policy.category_names
+    category_proba = np.zeros(len(categories))
+    # how_to alone is the most likely category, but three ops categories together outweigh it.
+    for name, value in [("how_to", 0.31), ("config_change", 0.25), ("billing", 0.22), ("feedback", 0.22)]:
+        category_proba[categories.index(name)] = value
+    area_proba = np.full(len(policy.product_area_names), 1.0 / len(policy.product_area_names))
+    category_index, _ = classifier._decode(category_proba, area_proba)
+    assert categories[category_index] == "config_change"
+    independent = LocalClassifier(model=triage_model, policy=policy)
+    assert categories[independent._decode(category_proba, area_proba)[0]] == "how_to"
