@@ -66,6 +66,9 @@ def test_integration_aliases_on_word_boundaries(matcher: IntegrationMatcher) -> 
     assert matcher.find_all("My Kaarma says disconnected") == ["mykaarma"]
     assert matcher.find_all("Tekion ARC and tekion again, plus cdk once") == ["tekion", "cdk"]
     assert matcher.find_all("cdkx and mytekion are not names") == []
+    # Dealers shorten myKaarma to "myK" (config/policy.yaml lists it); a longer word is not it.
+    assert matcher.find_all("RO closed in myK Tue 9/1 11:40am") == ["mykaarma"]
+    assert matcher.find_all("the mykey fob and a myk-style name") == []
 
 
 def test_sentiment_and_gratitude() -> None:
