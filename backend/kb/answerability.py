@@ -22,6 +22,7 @@ logged and search falls back to the score threshold of the policy (`load_model` 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -38,28 +39,43 @@ import psycopg
 logger = logging.getLogger(__name__)
 
 # Bump when a feature's definition changes: a model trained on other features is then stale.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 7
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
 # How many of the best-ranked articles the coverage features look at.
 TOP_ARTICLES = 3
 
-FEATURE_NAMES: tuple[str, ...] = (
-    "top_score",
-    "top_passage",
-    "top_document",
-    "top_full_text",
-    "margin",
-    "gap_to_rest",
-    "content_terms",
-    "unknown_terms",
-    "unknown_rare",
-    "unknown_weight",
-    "top1_coverage",
-    "top3_coverage",
-    "top1_missing_rarest",
-    "unknown_names",
-    "capability_question",
-)
+# Below this top score the model gets a steeper penalty (a soft floor: the linear model alone
+# lets good word coverage make up for a weak match, which lets off-topic text through).
+SCORE_FLOOR = 0.9
+
+# Each feature with the direction it may push the answer (+1: more of it can only make an
+# answer more likely, -1: less likely, 0: either). Training keeps every weight on its side, so
+# features that overlap cannot trade weights into nonsense (say, "more words the KB never
+# uses makes an answer likelier") that happens to fit the written questions.
+FEATURE_DIRECTIONS: dict[str, int] = {
+    "top_score": +1,
+    "score_shortfall": -1,
+    "score_shortfall_squared": -1,
+    "top_passage": +1,
+    "top_document": +1,
+    "top_full_text": +1,
+    "margin": +1,
+    "gap_to_rest": +1,
+    "content_terms": 0,
+    "unknown_terms": -1,
+    "unknown_rare": -1,
+    "unknown_weight": -1,
+    "top1_coverage": +1,
+    "top3_coverage": +1,
+    "top1_missing_rarest": -1,
+    "unknown_names": -1,
+    "capability_question": 0,
+    "phrases": 0,
+    "phrases_in_kb": +1,
+    "phrases_in_top1": +1,
+    "phrases_in_top3": +1,
+}
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_DIRECTIONS)
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,39 @@ def query_terms(
     return terms, collection
 
 
+@dataclass(frozen=True)
+class QueryPhrase:
+    """Two adjacent content words of the query and where the KB has them as a phrase."""
+
+    phrase: str
+    document_count: int
+    in_top: tuple[bool, ...]
+
+
+def adjacent_pairs(query: str, content: set[str]) -> list[str]:
+    """Pairs of adjacent words of the query that are both content words ("microsoft teams",
+    "chat widget"), in order, without repeats."""
+    words = re.split(r"[^a-z0-9]+", query.lower())
+    pairs: list[str] = []
+    for first, second in itertools.pairwise(words):
+        pair = f"{first} {second}"
+        if first in content and second in content and pair not in pairs:
+            pairs.append(pair)
+    return pairs
+
+
+def query_phrases(conn: psycopg.Connection, phrases: Sequence[str], top_slugs: Sequence[str], *,
+                  kinds: Sequence[str]) -> list[QueryPhrase]:
+    if not phrases:
+        return []
+    rows = conn.execute(
+        _sql("answerability_phrases.sql"),
+        {"phrases": list(phrases), "kinds": list(kinds), "top_slugs": list(top_slugs)},
+    ).fetchall()
+    return [QueryPhrase(str(phrase), int(count), tuple(bool(flag) for flag in in_top))
+            for phrase, count, in_top in rows]
+
+
 @cache
 def common_english_words() -> frozenset[str]:
     """Whole words of the sentence encoder's WordPiece vocabulary (about 20,000 frequent English
@@ -263,12 +312,17 @@ def unknown_names(query: str, known_names: frozenset[str], ignore: frozenset[str
     return count
 
 
+def _share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 1.0
+
+
 def answer_features(
     query: str,
     ranked: Sequence[RankEvidence],
     terms: Sequence[QueryTerm],
     collection: int,
     names_unknown: int,
+    phrases: Sequence[QueryPhrase] = (),
 ) -> list[float]:
     """The feature vector, in FEATURE_NAMES order."""
     scores = [article.score for article in ranked]
@@ -286,6 +340,8 @@ def answer_features(
     missing_from_top1 = [weight for weight, present in zip(weights, in_top1, strict=True) if not present]
     values = {
         "top_score": top.score,
+        "score_shortfall": max(0.0, SCORE_FLOOR - top.score),
+        "score_shortfall_squared": max(0.0, SCORE_FLOOR - top.score) ** 2,
         "top_passage": top.passage_similarity,
         "top_document": top.document_similarity,
         "top_full_text": top.full_text,
@@ -300,6 +356,11 @@ def answer_features(
         "top1_missing_rarest": max(missing_from_top1, default=0.0) / rarest_possible,
         "unknown_names": float(names_unknown),
         "capability_question": 1.0 if _CAPABILITY.search(query) else 0.0,
+        # Shares are 1 when the query has no two adjacent content words (nothing left uncovered).
+        "phrases": math.log1p(len(phrases)),
+        "phrases_in_kb": _share([phrase.document_count > 0 for phrase in phrases]),
+        "phrases_in_top1": _share([any(phrase.in_top[:1]) for phrase in phrases]),
+        "phrases_in_top3": _share([any(phrase.in_top[:TOP_ARTICLES]) for phrase in phrases]),
     }
     return [values[name] for name in FEATURE_NAMES]
 

@@ -37,7 +37,13 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from backend.kb.answerability import FEATURE_NAMES, FEATURE_VERSION, MODEL_PATH, AnswerabilityModel
+from backend.kb.answerability import (
+    FEATURE_DIRECTIONS,
+    FEATURE_NAMES,
+    FEATURE_VERSION,
+    MODEL_PATH,
+    AnswerabilityModel,
+)
 from backend.kb.config import KbSettings, load_kb_settings
 from backend.kb.embedder import Embedder, load_embedder
 from backend.kb.search import RankedArticle, answer_features_for, rank_articles
@@ -47,7 +53,7 @@ WRITTEN_DIR = SAMPLE_DATA_DIR / "kb" / "answerability"
 DEMO_KB = SAMPLE_DATA_DIR / "kb"
 KEEP_ANSWERED = 0.97
 FOLDS = 10
-REGULARISATION = 1.0  # scikit-learn's C: inverse strength of the L2 penalty
+REGULARISATION = 0.3  # scikit-learn's C: inverse strength of the L2 penalty
 
 FloatMatrix = NDArray[np.float64]
 
@@ -110,7 +116,64 @@ def compute_features(
 Estimator = Callable[[], Any]
 
 
-def logistic(regularisation: float = REGULARISATION) -> Any:
+class SignedLogisticRegression:
+    """Logistic regression on standardised features whose weights keep the sign each feature
+    is allowed (FEATURE_DIRECTIONS), with L2 penalty and balanced class weights: minimises
+    C * sum(class_weight * log_loss) + ||w||^2 / 2, as scikit-learn's LogisticRegression does,
+    by L-BFGS-B with bounds (deterministic). `predict_proba` follows scikit-learn's shape."""
+
+    def __init__(self, regularisation: float = REGULARISATION,
+                 directions: Sequence[int] | None = None) -> None:
+        self.regularisation = regularisation
+        self.directions = list(directions) if directions is not None else [FEATURE_DIRECTIONS[name]
+                                                                            for name in FEATURE_NAMES]
+        self.mean_: NDArray[np.float64] = np.zeros(0)
+        self.scale_: NDArray[np.float64] = np.ones(0)
+        self.coef_: NDArray[np.float64] = np.zeros(0)
+        self.intercept_ = 0.0
+
+    def fit(self, features: FloatMatrix, labels: NDArray[np.bool_]) -> SignedLogisticRegression:
+        from scipy.optimize import minimize
+
+        if features.shape[1] != len(self.directions):
+            raise ValueError(f"{features.shape[1]} features but {len(self.directions)} directions")
+        self.mean_ = features.mean(axis=0)
+        scale = features.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        standard = (features - self.mean_) / self.scale_
+        target = labels.astype(np.float64)
+        positives = max(float(target.sum()), 1.0)
+        negatives = max(len(target) - float(target.sum()), 1.0)
+        weights = np.where(labels, len(target) / (2 * positives), len(target) / (2 * negatives))
+
+        def objective(parameters: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            coefficients, intercept = parameters[:-1], parameters[-1]
+            margin = standard @ coefficients + intercept
+            # log(1 + exp(-y*m)) written stably with logaddexp; y in {-1, +1}
+            signed = np.where(labels, 1.0, -1.0)
+            loss = float(np.sum(weights * np.logaddexp(0.0, -signed * margin)))
+            residual = weights * (1 / (1 + np.exp(-margin)) - target)
+            gradient = np.append(self.regularisation * standard.T @ residual + coefficients,
+                                 self.regularisation * residual.sum())
+            return self.regularisation * loss + 0.5 * float(coefficients @ coefficients), gradient
+
+        bounds = [(0.0, None) if d > 0 else (None, 0.0) if d < 0 else (None, None) for d in self.directions]
+        result = minimize(objective, np.zeros(standard.shape[1] + 1), jac=True, method="L-BFGS-B",
+                          bounds=[*bounds, (None, None)], options={"maxiter": 5000})
+        self.coef_, self.intercept_ = result.x[:-1], float(result.x[-1])
+        return self
+
+    def predict_proba(self, features: FloatMatrix) -> FloatMatrix:
+        margin = ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        positive = 1 / (1 + np.exp(-margin))
+        return np.column_stack([1 - positive, positive])
+
+
+def logistic(regularisation: float = REGULARISATION) -> SignedLogisticRegression:
+    return SignedLogisticRegression(regularisation)
+
+
+def unconstrained_logistic(regularisation: float = REGULARISATION) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -154,18 +217,17 @@ def fit_model(features: FloatMatrix, labels: NDArray[np.bool_], groups: Sequence
     probabilities = out_of_fold_probabilities(features, labels, groups, lambda: logistic(regularisation))
     threshold = pick_probability_threshold(probabilities, labels)
     answered, declined = rates(probabilities, labels, threshold)
-    pipeline = logistic(regularisation).fit(features, labels)
-    scaler, regression = pipeline[0], pipeline[-1]
+    regression = logistic(regularisation).fit(features, labels)
 
-    def rounded(values: Sequence[float]) -> tuple[float, ...]:
+    def rounded(values: Sequence[float] | NDArray[np.float64]) -> tuple[float, ...]:
         return tuple(round(float(value), 10) for value in values)
 
     return AnswerabilityModel(
         feature_names=FEATURE_NAMES,
-        means=rounded(scaler.mean_),
-        scales=rounded(scaler.scale_),
-        coefficients=rounded(regression.coef_[0]),
-        intercept=round(float(regression.intercept_[0]), 10),
+        means=rounded(regression.mean_),
+        scales=rounded(regression.scale_),
+        coefficients=rounded(regression.coef_),
+        intercept=round(regression.intercept_, 10),
         threshold=round(threshold, 10),
         fingerprint=fingerprint,
         details={
@@ -185,7 +247,8 @@ def _compare(features: FloatMatrix, labels: NDArray[np.bool_], groups: Sequence[
 
     print("\n## grouped 10-fold cross-validation on the written questions")
     candidates: dict[str, Estimator] = {
-        **{f"logistic C={c}": partial(logistic, c) for c in (0.1, 0.3, 1.0, 3.0)},
+        **{f"signed logistic C={c}": partial(logistic, c) for c in (0.1, 0.3, 1.0, 3.0)},
+        **{f"unconstrained logistic C={c}": partial(unconstrained_logistic, c) for c in (0.3, 1.0)},
         "gradient boosting (100 trees, depth 2)": lambda: GradientBoostingClassifier(
             n_estimators=100, max_depth=2, learning_rate=0.1, random_state=0),
     }
@@ -197,7 +260,7 @@ def _compare(features: FloatMatrix, labels: NDArray[np.bool_], groups: Sequence[
             print(f"{name}, keep {keep}: answered {answered:.3f}, declined {declined:.3f}")
     # Each feature alone, as a check of what carries the decision.
     for index, name in enumerate(FEATURE_NAMES):
-        probabilities = out_of_fold_probabilities(features[:, [index]], labels, groups, logistic)
+        probabilities = out_of_fold_probabilities(features[:, [index]], labels, groups, unconstrained_logistic)
         threshold = pick_probability_threshold(probabilities, labels, 0.97)
         answered, declined = rates(probabilities, labels, threshold)
         print(f"  only {name}: answered {answered:.3f}, declined {declined:.3f}")
@@ -231,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.compare:
         _compare(features, labels, groups)
     model = fit_model(features, labels, groups, training_fingerprint(settings, embedder.name))
-    print(f"\nchosen: logistic C={REGULARISATION}, threshold {model.threshold:.4f}; out of fold: "
+    print(f"\nchosen: signed logistic C={REGULARISATION}, threshold {model.threshold:.4f}; out of fold: "
           f"answered {model.details['cross_validated_answered']:.3f}, "
           f"declined {model.details['cross_validated_declined']:.3f}")
     for name, coefficient in sorted(zip(FEATURE_NAMES, model.coefficients, strict=True), key=lambda x: -abs(x[1])):

@@ -38,15 +38,18 @@ import psycopg
 from backend.kb.answerability import (
     TOP_ARTICLES,
     RankEvidence,
+    adjacent_pairs,
     answer_features,
     content_words,
     kb_names,
     load_model,
+    query_phrases,
     query_terms,
     unknown_names,
 )
 from backend.kb.config import AnswerRule, KbSettings, load_integration_aliases, load_kb_settings
 from backend.kb.embedder import Embedder, load_embedder, vector_literal
+from backend.kb.incidental_names import incidental_words
 
 _NOT_GIVEN: Any = object()
 
@@ -174,14 +177,17 @@ def answer_features_for(
     aliases = aliases if aliases is not None else _policy_aliases()
     alias_words = frozenset(word.lower() for words in aliases.values() for word in words if word.isalnum())
     kinds = list(kinds or settings.search_kinds)
-    nicknames = frozenset(alias_words - set(aliases))
+    # Integration nicknames and incidental names (people, cars, dates) are not what the KB must cover.
+    ignored = frozenset(alias_words - set(aliases)) | incidental_words(query)
     terms, collection = query_terms(
         conn,
-        content_words(expand_aliases(query, aliases), nicknames),
+        content_words(expand_aliases(query, aliases), ignored),
         [article.slug for article in ranked[:TOP_ARTICLES]],
         kinds=kinds,
     )
-    names = unknown_names(query, kb_names(conn, kinds), nicknames)
+    names = unknown_names(query, kb_names(conn, kinds), ignored)
+    top_slugs = [article.slug for article in ranked[:TOP_ARTICLES]]
+    phrases = query_phrases(conn, adjacent_pairs(query, {term.word for term in terms}), top_slugs, kinds=kinds)
     evidence = [
         RankEvidence(
             score=article.score,
@@ -191,7 +197,7 @@ def answer_features_for(
         )
         for article in ranked
     ]
-    return answer_features(query, evidence, terms, collection, names)
+    return answer_features(query, evidence, terms, collection, names, phrases)
 
 
 def decide_answerable(
