@@ -39,7 +39,7 @@ import psycopg
 logger = logging.getLogger(__name__)
 
 # Bump when a feature's definition changes: a model trained on other features is then stale.
-FEATURE_VERSION = 7
+FEATURE_VERSION = 8
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
 # How many of the best-ranked articles the coverage features look at.
 TOP_ARTICLES = 3
@@ -70,6 +70,8 @@ FEATURE_DIRECTIONS: dict[str, int] = {
     "top1_missing_rarest": -1,
     "unknown_names": -1,
     "capability_question": 0,
+    # A feature request ("can Pam ...", "is there a ...") whose words the best article lacks.
+    "capability_uncovered": -1,
     "phrases": 0,
     "phrases_in_kb": +1,
     "phrases_in_top1": +1,
@@ -336,6 +338,8 @@ def answer_features(
     in_top1 = [bool(term.in_top[:1]) and term.in_top[0] for term in terms]
     in_top3 = [any(term.in_top[:TOP_ARTICLES]) for term in terms]
     rarest_possible = _idf(0, collection)
+    capability = 1.0 if _CAPABILITY.search(query) else 0.0
+    top1_coverage = sum(w for w, flag in zip(weights, in_top1, strict=True) if flag) / total
     common = common_english_words()
     missing_from_top1 = [weight for weight, present in zip(weights, in_top1, strict=True) if not present]
     values = {
@@ -351,11 +355,12 @@ def answer_features(
         "unknown_terms": float(sum(unknown)),
         "unknown_rare": float(sum(flag and term.word not in common for term, flag in zip(terms, unknown, strict=True))),
         "unknown_weight": sum(w for w, flag in zip(weights, unknown, strict=True) if flag) / total,
-        "top1_coverage": sum(w for w, flag in zip(weights, in_top1, strict=True) if flag) / total,
+        "top1_coverage": top1_coverage,
         "top3_coverage": sum(w for w, flag in zip(weights, in_top3, strict=True) if flag) / total,
         "top1_missing_rarest": max(missing_from_top1, default=0.0) / rarest_possible,
         "unknown_names": float(names_unknown),
-        "capability_question": 1.0 if _CAPABILITY.search(query) else 0.0,
+        "capability_question": capability,
+        "capability_uncovered": capability * (1 - top1_coverage),
         # Shares are 1 when the query has no two adjacent content words (nothing left uncovered).
         "phrases": math.log1p(len(phrases)),
         "phrases_in_kb": _share([phrase.document_count > 0 for phrase in phrases]),

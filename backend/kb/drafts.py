@@ -38,7 +38,7 @@ from backend.kb.config import KbSettings, load_kb_settings
 from backend.kb.documents import split_sections
 from backend.kb.embedder import Embedder, load_embedder, vector_literal
 from backend.kb.incidents import Incident, link_ticket, matching_open_incident
-from backend.kb.search import _NOT_GIVEN, answer_rule, is_answerable, rank_articles
+from backend.kb.search import _NOT_GIVEN, answer_rule, decide_answerable, rank_articles
 
 logger = logging.getLogger(__name__)
 
@@ -260,14 +260,16 @@ def draft_for_ticket(
             return None
         chosen_embedder = load_embedder() if embedder is _NOT_GIVEN else embedder
         vector = chosen_embedder.embed([ticket.request_text])[0] if chosen_embedder is not None else None
-        ranked = rank_articles(conn, ticket.request_text, query_vector=vector, settings=settings, limit=4)
-        rule = answer_rule(settings, has_vectors=vector is not None)
-        if not is_answerable([article.score for article in ranked], rule):
+        ranked = rank_articles(conn, ticket.request_text, query_vector=vector, settings=settings, limit=5)
+        # The same decision as search_kb's (the answerability model with vectors).
+        if not decide_answerable(conn, ticket.request_text, ranked, settings, has_vectors=vector is not None):
             return None
-        # Articles that pass the answer threshold, best first, that may be quoted to a customer.
+        rule = answer_rule(settings, has_vectors=vector is not None)
+        # The best article, then the runners-up that also reach the score threshold, best first,
+        # that may be quoted to a customer.
         sources: list[SourceArticle] = []
-        for candidate in ranked:
-            if candidate.score < rule.min_score:
+        for position, candidate in enumerate(ranked[:4]):
+            if position > 0 and candidate.score < rule.min_score:
                 break
             article, audience = _article(conn, candidate.slug, candidate.version)
             if audience is None or audience in settings.draft_audiences:

@@ -153,15 +153,28 @@ def model_decisions(conn: psycopg.Connection, queries: Sequence[str], ranked: Se
 
 def _report_model(conn: psycopg.Connection, queries: Sequence[LabelledQuery], ranked: Sequence[list[RankedArticle]],
                   settings: KbSettings) -> None:
+    started = time.monotonic()
     decisions = model_decisions(conn, [query.query for query in queries], ranked, settings)
+    elapsed = (time.monotonic() - started) / max(len(queries), 1)
     if decisions is None:
         print("answer model: no model file (see backend.kb.answerability_training)")
         return
+    print(f"answer model features: {elapsed * 1000:.1f} ms/query on top of the ranking")
     answerable = [d for d, query in zip(decisions, queries, strict=True) if query.answerable]
     unanswerable = [d for d, query in zip(decisions, queries, strict=True) if not query.answerable]
     print(f"answer model (threshold {load_model().threshold:.4f}): "  # type: ignore[union-attr]
           f"answerable answered {sum(answerable) / max(len(answerable), 1):.3f}, "
           f"unanswerable declined {sum(not d for d in unanswerable) / max(len(unanswerable), 1):.3f}")
+    model = load_model()
+    assert model is not None
+    probabilities = [model.probability(answer_features_for(conn, query.query, articles, settings)) if articles else 0.0
+                     for query, articles in zip(queries, ranked, strict=True)]
+    print("  P(answerable) of the unanswerable queries: "
+          + ", ".join(f"{p:.2f}" for p in sorted(p for p, q in zip(probabilities, queries, strict=True)
+                                                   if not q.answerable)))
+    print("  lowest P(answerable) of the answerable queries: "
+          + ", ".join(f"{p:.2f}" for p in sorted(p for p, q in zip(probabilities, queries, strict=True)
+                                                   if q.answerable)[:5]))
     for decision, query, articles in zip(decisions, queries, ranked, strict=True):
         if decision != query.answerable:
             wrong = "answered" if decision else "declined"
