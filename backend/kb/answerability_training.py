@@ -242,6 +242,21 @@ def fit_model(features: FloatMatrix, labels: NDArray[np.bool_], groups: Sequence
     )
 
 
+def question_groups(questions: Sequence[WrittenQuestion]) -> list[str]:
+    """Cross-validation groups: the article or the missing feature, kept apart by label."""
+    return [("a:" if question.answerable else "u:") + question.group for question in questions]
+
+
+def train_on_connection(conn: psycopg.Connection, embedder: Embedder, settings: KbSettings,
+                        questions: Sequence[WrittenQuestion]) -> tuple[AnswerabilityModel, FloatMatrix]:
+    """Fit the model on `questions` searched in the KB already imported on `conn` (the demo KB
+    for the stored model); also returns the feature matrix."""
+    features, _ = compute_features(conn, [question.query for question in questions], embedder, settings)
+    labels = np.array([question.answerable for question in questions])
+    model = fit_model(features, labels, question_groups(questions), training_fingerprint(settings, embedder.name))
+    return model, features
+
+
 def _compare(features: FloatMatrix, labels: NDArray[np.bool_], groups: Sequence[str]) -> None:
     from sklearn.ensemble import GradientBoostingClassifier
 
@@ -281,19 +296,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit("the sentence embedder cannot load: the model needs vectors")
     questions = load_written_questions()
     labels = np.array([question.answerable for question in questions])
-    groups = [("a:" if question.answerable else "u:") + question.group for question in questions]
+    groups = question_groups(questions)
     with temporary_database() as url:
         with psycopg.connect(url, autocommit=True) as conn:
             upgrade_database(conn)
         with psycopg.connect(url) as conn:
             import_kb(conn, DEMO_KB, embedder=embedder, settings=settings)
-            features, _ = compute_features(conn, [question.query for question in questions], embedder, settings)
+            model, features = train_on_connection(conn, embedder, settings, questions)
             conn.rollback()
     print(f"# answerability model: {len(questions)} written questions, {int(labels.sum())} answerable, "
           f"{len(set(groups))} groups")
     if args.compare:
         _compare(features, labels, groups)
-    model = fit_model(features, labels, groups, training_fingerprint(settings, embedder.name))
     print(f"\nchosen: signed logistic C={REGULARISATION}, threshold {model.threshold:.4f}; out of fold: "
           f"answered {model.details['cross_validated_answered']:.3f}, "
           f"declined {model.details['cross_validated_declined']:.3f}")
