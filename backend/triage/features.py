@@ -3,9 +3,10 @@ embedding, concatenated, into a multinomial logistic regression.
 
 Why this shape: word n-grams catch the vocabulary of a category ("invoice", "password", "not
 syncing"), character n-grams survive typos and inflections ("sycning", "logins"), and the
-MiniLM embedding carries meaning across paraphrases the training texts never used. Logistic
-regression gives probabilities, which the classifier needs for confidence, top-3 and
-abstention. The same class runs the BANKING77 benchmark (`backend.triage.intents`), so the
+MiniLM embedding carries meaning across paraphrases the training texts never used; an optional
+block of speech-act cue counts (`backend.triage.cues`) helps tell asking-how from asking-us from
+wishing. Logistic regression gives probabilities, which the classifier needs for confidence,
+top-3 and abstention. The same class runs the BANKING77 benchmark (`backend.triage.intents`), so the
 number reported there measures this machinery.
 
 Failures are ours (bad parameters, untrained use); no input text can fail.
@@ -22,6 +23,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from backend.triage.cues import cue_features
 from backend.triage.embeddings import SentenceEncoder
 
 
@@ -33,6 +35,8 @@ class TextClassifierConfig:
     use_chars: bool = True
     use_embeddings: bool = True
     embedding_weight: float = 1.0  # scales the unit-length embedding against the TF-IDF blocks
+    # Scale of the speech-act cue block (`backend.triage.cues`); 0 leaves it out.
+    cue_weight: float = 0.0
     c: float = 10.0  # inverse regularisation strength of the logistic regression
     class_weight: str | None = "balanced"
     max_iter: int = 3000
@@ -95,6 +99,8 @@ class TextClassifier:
                 assert self.encoder is not None
                 embeddings = self.encoder.encode(texts)
             blocks.append(sparse.csr_matrix(embeddings * np.float32(config.embedding_weight)))
+        if config.cue_weight > 0:
+            blocks.append(sparse.csr_matrix(cue_features(texts) * np.float32(config.cue_weight)))
         return sparse.hstack(blocks, format="csr")
 
     def fit(

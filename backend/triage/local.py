@@ -87,6 +87,9 @@ class LocalClassifierConfig:
     # log P(category) + log P(area) + pair_prior_weight * PMI(category, area), where the PMI comes from
     # how often the two labels go together in the training requests (0 = independent argmaxes).
     pair_prior_weight: float = 0.0
+    # Share of the label probabilities that comes from the request's wider text: its context units
+    # and the subject of a new email (0 = the request's own units only).
+    context_weight: float = 0.0
     # Route-aware decoding: first the route with the most probability mass (summed over the
     # (category, area) pairs the policy sends there), then the best pair within that route.
     route_decoding: bool = False
@@ -266,6 +269,20 @@ class LocalClassifier:
         area_proba = _aligned(areas.proba, areas.labels, self.areas)
         if self.config.sentence_weight > 0:
             category_proba, area_proba = self._blend_sentences(views, segments, category_proba, area_proba)
+        if self.config.context_weight > 0:
+            # The request with its context units (background, impact, the data it supplies) and, for a
+            # new email, its subject: the wider view the sender wrote the request in.
+            subject = clean_subject(email.subject) if not email.is_reply else ""
+            wide = ["\n".join(part for part in (subject, self._segment_text(views, segment, request_only=False))
+                               if part) for segment in segments]
+            wide_embeddings = self.model.embed(wide)
+            wide_categories = _aligned(self.model.predict("category", wide, wide_embeddings).proba,
+                                       categories.labels, self.categories)
+            wide_areas = _aligned(self.model.predict("product_area", wide, wide_embeddings).proba,
+                                  areas.labels, self.areas)
+            weight = self.config.context_weight
+            category_proba = (1 - weight) * category_proba + weight * wide_categories
+            area_proba = (1 - weight) * area_proba + weight * wide_areas
         results: list[RequestTriage] = []
         for row, segment in enumerate(segments):
             order = np.argsort(-category_proba[row])

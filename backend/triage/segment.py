@@ -57,11 +57,14 @@ _GENERIC_ASK = re.compile(
     r"(?:please )?(?:take a look|look into (?:it|this|that)|look at (?:it|this|that)|"
     r"check (?:it|this|on this|into this)|"
     r"help|fix (?:it|this|that)|find out why|figure (?:it|this) out|call me|get back to me)|"
-    r"please (?:help|advise|fix (?:it|this|that)|look into (?:it|this)|check|call(?: me)?|get back to me|"
+    r"please (?:help|advise|fix (?:it|this|that)|fix(?:\W+(?:asap|now|today|immediately|quickly))?(?=\W*$)|"
+    r"look into (?:it|this)|check|call(?: me)?|get back to me|"
     r"treat (?:this|it) as|log (?:it|this)|pass (?:it|this|that) along|let me know|confirm)|"
     r"call me|let me know|(?:please )?get back to me|any (?:help|ideas|thoughts)|thanks?|thank you|help)\b",
     re.IGNORECASE,
 )
+
+
 def explicit_ask(text: str) -> bool:
     """Does the text ask for something specific (not only "can someone take a look?")?"""
     from backend.triage.units import split_sentences

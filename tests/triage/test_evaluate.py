@@ -66,3 +66,11 @@ def test_folds_keep_conversations_together() -> None:
     for fold in folds:
         for item in fold:
             assert all(other.conversation != item.conversation for f in folds if f is not fold for other in f)
+
+
+def test_nested_selection_score_and_candidates() -> None:
+    from backend.triage.evaluate import default_candidates, selection_score
+
+    assert abs(selection_score({"category_accuracy": 0.8, "route_accuracy": 0.9}) - 0.85) < 1e-9
+    names = [candidate.name for candidate in default_candidates()]
+    assert len(names) == len(set(names)) >= 2
