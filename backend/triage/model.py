@@ -326,7 +326,11 @@ def load_model(directory: Path, *, encoder: SentenceEncoder | None = None) -> Tr
     payload = artifact.read_bytes()
     if hashlib.sha256(payload).hexdigest() != info.get("sha256"):
         raise TriageModelError(f"{artifact} does not match its {INFO_FILE} (partial write or edited file)")
-    model = pickle.loads(payload)
+    try:
+        model = pickle.loads(payload)
+    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError) as error:
+        # e.g. written by older code, or by code that ran this module as __main__
+        raise TriageModelError(f"{artifact} cannot be loaded by this code ({error})") from error
     if not isinstance(model, TriageModel):
         raise TriageModelError(f"{artifact} is not a triage model")
     return model.attach(encoder or shared_encoder())
@@ -399,4 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run through the package module, not this `__main__` copy of it: the classes pickled into an
+    # artifact must be importable as `backend.triage.model.TriageModel` by every later process.
+    from backend.triage import model as _package_module
+
+    raise SystemExit(_package_module.main())

@@ -77,6 +77,33 @@ def test_tampered_artifact_is_refused(tmp_path: Path) -> None:
         load_model(tmp_path)
 
 
+def test_an_artifact_this_code_cannot_unpickle_is_refused(tmp_path: Path) -> None:
+    # What `python -m backend.triage.model build` used to write: classes pickled as `__main__.*`.
+    import hashlib
+    import pickle
+
+    train_from_examples(small_set(), tmp_path, include_written=False)
+    payload = pickle.dumps(object()).replace(b"builtins", b"__main__").replace(b"object", b"TriageModel")
+    (tmp_path / "model.pkl").write_bytes(payload)
+    info = json.loads((tmp_path / "model.json").read_text())
+    info["sha256"] = hashlib.sha256(payload).hexdigest()
+    (tmp_path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(TriageModelError, match="cannot be loaded"):
+        load_model(tmp_path)
+
+
+def test_the_build_command_writes_an_artifact_other_processes_load(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(json.dumps({"text": e.text, "role": e.role, "category": e.category,
+                                            "product_area": e.product_area}) for e in small_set()))
+    subprocess.run([sys.executable, "-m", "backend.triage.model", "train", str(tmp_path / "out"), str(small)],
+                   check=True, capture_output=True)
+    assert load_model(tmp_path / "out").predict("category", ["Our invoice is wrong"]).labels
+
+
 def test_labels_outside_the_policy_are_rejected() -> None:
     bad = [*small_set(), TrainingExample("Pam is broken", "request", "complaint", "dashboard")]
     with pytest.raises(TriageModelError, match="not in the policy"):
