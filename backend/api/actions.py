@@ -228,6 +228,47 @@ def reject_draft(
         return DraftDecisionResult(ticket=result.ticket, draft=decided, events=result.events, outbox_id=None)
 
 
+def reply_by_hand(
+    conn: psycopg.Connection, ticket_id: int, user: User, ctx: ActionContext, *, body: str
+) -> DraftDecisionResult:
+    """A reply a person wrote: stored as an approved draft with generator 'human' (migration 009)
+    and queued like an approved AI draft, so it is sent once, threaded, and its `reply_sent` stops
+    the first-response clock. Any pending AI draft is superseded: the customer gets one answer.
+
+    Refused at tier 0: a person answering there is handling the ticket, and the Tier-0 share must
+    count only what the AI answered; escalate to tier 1 first (as for resolving by hand)."""
+    require(user.role, Permission.REPLY)
+    if not body.strip():
+        raise InvalidActionError("a reply needs a body")
+    with conn.transaction():
+        ticket = _lock_ticket(conn, ticket_id)
+        _require_active(ticket, "replying")
+        if ticket.tier == 0:
+            raise ConflictError(
+                f"ticket {ticket_id} is at tier 0: approve or edit its draft, or escalate it to tier 1 "
+                f"(POST /tickets/{ticket_id}/escalate) to answer it by hand"
+            )
+        conn.execute(
+            "update drafts set status = 'superseded' where ticket_id = %s and status = 'pending'", (ticket_id,)
+        )
+        row = conn.execute(
+            """insert into drafts (ticket_id, status, body, generator, created_at, decided_at, decided_by)
+               values (%s, 'approved', %s, 'human', %s, %s, %s) returning draft_id""",
+            (ticket_id, body, ctx.now, ctx.now, user.actor),
+        ).fetchone()
+        assert row is not None
+        draft_id = int(row[0])
+        event_id = _event(conn, ticket_id, "human_reply_queued", user, ctx, {"draft_id": draft_id})
+        outbox_id = enqueue_send_reply(
+            conn, ticket_id=ticket_id, draft_id=draft_id, automatic=False, available_at=ctx.now
+        )
+        _touch(conn, ticket_id)
+        result = _result(conn, ticket_id, [event_id])
+        written = fetch_draft(conn, draft_id)
+        assert written is not None
+        return DraftDecisionResult(ticket=result.ticket, draft=written, events=result.events, outbox_id=outbox_id)
+
+
 # --- moving tickets ---------------------------------------------------------------------------
 
 

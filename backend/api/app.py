@@ -48,6 +48,7 @@ from backend.api.schemas import (
     EscalateBody,
     EscalationSuggestionOut,
     HealthOut,
+    HumanReplyBody,
     MeOut,
     QueuePage,
     ReassignBody,
@@ -238,6 +239,13 @@ def create_app(
         conn: Conn, user: CurrentUser, ticket_id: TicketId, draft_id: DraftId, body: RejectDraftBody
     ) -> DraftDecisionResult:
         return actions.reject_draft(conn, ticket_id, draft_id, user, context(), reason=body.reason)
+
+    @app.post(
+        "/tickets/{ticket_id}/reply", response_model=DraftDecisionResult, responses=_TICKET_ERRORS, tags=["drafts"]
+    )
+    def reply(conn: Conn, user: CurrentUser, ticket_id: TicketId, body: HumanReplyBody) -> DraftDecisionResult:
+        """Answer the customer by hand (tier 1 and up); queued for sending like an approved draft."""
+        return actions.reply_by_hand(conn, ticket_id, user, context(), body=body.body)
 
     @app.post("/tickets/{ticket_id}/reassign", response_model=ActionResult, responses=_TICKET_ERRORS, tags=["tickets"])
     def reassign(conn: Conn, user: CurrentUser, ticket_id: TicketId, body: ReassignBody) -> ActionResult:

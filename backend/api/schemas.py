@@ -32,6 +32,10 @@ class ApproveDraftBody(_Request):
     )
 
 
+class HumanReplyBody(_Request):
+    body: ReplyBody = Field(description="the reply, as the customer will read it")
+
+
 class RejectDraftBody(_Request):
     reason: Reason
 

@@ -1,6 +1,7 @@
 """How replies are sent, from the environment (secrets included, never from a file we commit).
 
-    TIER0_REPLY_CHANNEL    smtp | gmail (unset: replies stay queued in the outbox; nothing is sent)
+    TIER0_REPLY_CHANNEL    smtp | gmail | folder (unset: replies stay queued in the outbox; nothing is sent)
+    TIER0_REPLY_FOLDER     for `folder`: where each reply is written as an .eml file (nothing is sent)
     TIER0_REPLY_FROM       our support address (default: TIER0_MAILBOX)
     TIER0_REPLY_FROM_NAME  the display name on replies (default "Pam support")
     SMTP_HOST, SMTP_PORT (587), SMTP_USERNAME, SMTP_PASSWORD, SMTP_SECURITY (starttls | ssl | none)
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from backend.sending.senders import GmailSender, ReplySender, SmtpSender
+from backend.sending.senders import FolderSender, GmailSender, ReplySender, SmtpSender
 
 
 class SendingConfigError(Exception):
@@ -30,8 +32,9 @@ class SendingConfigError(Exception):
 class SendingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    channel: Literal["smtp", "gmail"] | None = Field(default=None, alias="TIER0_REPLY_CHANNEL")
+    channel: Literal["smtp", "gmail", "folder"] | None = Field(default=None, alias="TIER0_REPLY_CHANNEL")
     from_address: str | None = Field(default=None, alias="TIER0_REPLY_FROM")
+    folder: Path | None = Field(default=None, alias="TIER0_REPLY_FOLDER")
     from_name: str = Field(default="Pam support", alias="TIER0_REPLY_FROM_NAME")
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int = Field(default=587, alias="SMTP_PORT")
@@ -80,6 +83,10 @@ def sender_from_env(settings: SendingSettings | None = None) -> ReplySender | No
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             security=settings.smtp_security,
         )
+    if settings.channel == "folder":
+        if settings.folder is None:
+            raise SendingConfigError("TIER0_REPLY_CHANNEL=folder needs TIER0_REPLY_FOLDER (where replies are written)")
+        return FolderSender(settings.folder)
     from backend.mail.gmail_auth import gmail_service_from_env
 
     return GmailSender(gmail_service_from_env())

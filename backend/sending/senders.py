@@ -1,4 +1,5 @@
-"""Where a reply leaves: an SMTP relay (`SmtpSender`, smtplib) or the Gmail API (`GmailSender`).
+"""Where a reply leaves: an SMTP relay (`SmtpSender`, smtplib), the Gmail API (`GmailSender`), or a
+folder of `.eml` files when nothing may be sent (`FolderSender`: the demo, a dry run).
 
 Both send the exact bytes composed in message.py (so a retry sends the same message, with the
 same Message-ID) and report failures as one `SendError` whose `outcome` says what we know:
@@ -22,6 +23,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from backend.sending.message import OutgoingMessage
@@ -249,3 +251,40 @@ def _reason(error: Any) -> str:
         return str(error.reason)
     except Exception:  # pragma: no cover - googleapiclient always has a reason
         return ""
+
+
+class FolderSender:
+    """Writes each reply as an `.eml` file into a folder instead of sending it: the demo's channel
+    and a dry run for a new deployment (read what would have gone out). Nothing leaves the machine.
+
+    The file is named after the Message-ID, written to a temporary name and renamed, so a retry
+    finds the finished file (`find_sent`) and never writes a second one."""
+
+    channel = "folder"
+    can_look_up = True
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: OutgoingMessage) -> SendReceipt:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            target = self._path(message.message_id)
+            partial = target.with_suffix(".partial")
+            partial.write_bytes(message.raw)
+            partial.replace(target)
+        except OSError as error:
+            raise SendError(
+                f"cannot write the reply into {self.folder}: {error}", outcome="not_sent", retryable=True
+            ) from error
+        return SendReceipt(provider_message_id=target.name)
+
+    def find_sent(self, message_id: str) -> SendReceipt | None:
+        path = self._path(message_id)
+        return SendReceipt(provider_message_id=path.name) if path.is_file() else None
+
+    def _path(self, message_id: str) -> Path:
+        # Message-IDs hold '@', '.', '-', '_' and alphanumerics in practice; anything else (a
+        # path separator above all) is replaced so the name stays inside the folder.
+        safe = "".join(ch if ch.isalnum() or ch in "@.-_" else "_" for ch in message_id.strip("<>"))
+        return self.folder / f"{safe.lstrip('.') or 'reply'}.eml"

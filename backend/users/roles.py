@@ -25,6 +25,7 @@ ROLES: tuple[Role, ...] = ("ops", "lead", "admin")
 class Permission(StrEnum):
     READ_QUEUE = "read the queue"
     DECIDE_DRAFTS = "approve or reject drafts"
+    REPLY = "reply to customers"
     REASSIGN = "reassign tickets"
     ESCALATE = "escalate tickets"
     ESCALATE_SKIPPING_TIERS = "escalate past the next tier"
@@ -40,6 +41,7 @@ _OPS = frozenset(
     {
         Permission.READ_QUEUE,
         Permission.DECIDE_DRAFTS,
+        Permission.REPLY,
         Permission.REASSIGN,
         Permission.ESCALATE,
         Permission.RESOLVE,

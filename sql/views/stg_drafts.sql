@@ -1,4 +1,5 @@
 -- stg_drafts: one row per reply draft Tier 0 wrote (from the knowledge base or a known incident).
+-- Replies people wrote by hand (generator 'human', migration 009) are not drafts and are left out.
 -- grain: draft; key: draft_id
 create view stg_drafts as
 select
@@ -17,4 +18,5 @@ select
     reject_reason,
     sent_at,
     generator in ('extractive', 'claude') as is_from_kb
-from drafts;
+from drafts
+where generator <> 'human';

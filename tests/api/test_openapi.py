@@ -20,6 +20,7 @@ ROUTES = {
     ("get", "/tickets/{ticket_id}"),
     ("post", "/tickets/{ticket_id}/drafts/{draft_id}/approve"),
     ("post", "/tickets/{ticket_id}/drafts/{draft_id}/reject"),
+    ("post", "/tickets/{ticket_id}/reply"),
     ("post", "/tickets/{ticket_id}/reassign"),
     ("get", "/tickets/{ticket_id}/escalation-suggestion"),
     ("post", "/tickets/{ticket_id}/escalate"),
