@@ -86,6 +86,13 @@ def ingest(
     path: Annotated[Path | None, typer.Argument(help="a folder of .eml files or an mbox file")] = None,
     gmail: Annotated[bool, typer.Option("--gmail", help="sync the Gmail mailbox (credentials from GMAIL_*)")] = False,
     label: Annotated[str | None, typer.Option(help="Gmail label to add to processed messages")] = None,
+    include_sent: Annotated[
+        bool,
+        typer.Option(
+            "--include-sent",
+            help="sync all Gmail mail, not only INBOX: replies staff send from Gmail then count as first responses",
+        ),
+    ] = False,
     max_lag_minutes: Annotated[int, typer.Option(help="freshness alarm: allowed ingestion lag")] = 30,
     mailbox: Annotated[str | None, typer.Option(help="mailbox name (default: TIER0_MAILBOX)")] = None,
     local: Annotated[
@@ -105,7 +112,7 @@ def ingest(
     if gmail == (path is not None):
         _fail("give either PATH or --gmail", code=2)
     if gmail:
-        _ingest_gmail(policy, mailbox or settings.mailbox, label, max_lag_minutes, local)
+        _ingest_gmail(policy, mailbox or settings.mailbox, label, max_lag_minutes, local, include_sent=include_sent)
         return
     assert path is not None
     try:
@@ -126,7 +133,9 @@ def ingest(
         _fail(f"{report.process.internal_errors} email(s) failed with an internal error; see fct_messages")
 
 
-def _ingest_gmail(policy: Any, mailbox: str, label: str | None, max_lag_minutes: int, local: bool) -> None:
+def _ingest_gmail(
+    policy: Any, mailbox: str, label: str | None, max_lag_minutes: int, local: bool, *, include_sent: bool = False
+) -> None:
     from datetime import timedelta
 
     from backend.db.schema import upgrade_database
@@ -149,6 +158,8 @@ def _ingest_gmail(policy: Any, mailbox: str, label: str | None, max_lag_minutes:
             build_pipeline_config(policy, prefer_local=local),
             processed_label=label,
             max_lag=timedelta(minutes=max_lag_minutes),
+            # No label filter: everything but drafts, spam and trash, our sent mail included.
+            source_options={"label_id": None} if include_sent else None,
         )
     typer.echo(
         f"gmail: stored {report.store.stored} new of {report.store.seen}; processed {report.process.processed}; "

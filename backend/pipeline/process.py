@@ -6,6 +6,9 @@ continues, split it into requests and classify them, apply the policy, and write
 their events and outbox rows, all in one transaction with the message's outcome.
 
 Outcomes (messages.outcome): tickets_created, followup_attached, automated, not_actionable, failed.
+Mail from our own address is not_actionable; when it is a person's reply to a customer, sent from
+the mailbox itself, it also records the first response of the conversation's tickets
+(staff_replies.py).
 
 Two kinds of failure:
 - the sender's (an unparseable mail): recorded as outcome `failed` with the reason; never retried;
@@ -34,6 +37,7 @@ from backend.mail.mime import parse_email
 from backend.mail.reply import split_reply, text_for_triage
 from backend.mail.threading import ThreadMatch, find_conversation, normalise_subject
 from backend.pipeline.classifiers import LlmCallCollector
+from backend.pipeline.staff_replies import record_staff_reply
 from backend.pipeline.tickets import create_tickets, record_followup
 from backend.policy.model import Policy
 from backend.triage.llm_calls import record_llm_call
@@ -188,6 +192,16 @@ def _is_own_mail(conn: psycopg.Connection, config: PipelineConfig, parsed: Parse
     return False
 
 
+def _sent_by_tier0(conn: psycopg.Connection, parsed: ParsedEmail) -> bool:
+    """A reply the send outbox delivered (its Message-ID is registered as ours): already recorded."""
+    if not parsed.message_id:
+        return False
+    row = conn.execute(
+        "select 1 from conversation_message_ids where message_id = %s and is_ours", (parsed.message_id,)
+    ).fetchone()
+    return row is not None
+
+
 def _existing_requests(conn: psycopg.Connection, conversation_id: int) -> tuple[ExistingRequest, ...]:
     rows = conn.execute(
         "select category, product_area, summary from tickets where conversation_id = %s order by ticket_id",
@@ -293,6 +307,10 @@ def _process(conn: psycopg.Connection, config: PipelineConfig, message_pk: int) 
             language=language,
         )
         reason = "our own outbound message"
+        if not _sent_by_tier0(conn, parsed):
+            answered = record_staff_reply(conn, parsed, message_pk=message_pk, sent_at=sent_at, thread_hint=thread_hint)
+            if answered:
+                reason += f": a reply by our staff, the first response of {len(answered)} ticket(s)"
         _record_outcome(conn, message_pk, outcome="not_actionable", kind=None, reason=reason)
         return MessageResult(message_pk, "not_actionable", None, reason=reason)
 
