@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -198,26 +199,29 @@ def _store(
     incident: Incident | None = None,
     query: str | None = None,
     score: float | None = None,
+    now: datetime | None = None,
 ) -> Draft:
     conn.execute("update drafts set status = 'superseded' where ticket_id = %s and status = 'pending'", (ticket_id,))
     row = conn.execute(
         """
-        insert into drafts (ticket_id, body, citations, generator, model, incident_id, search_query, search_score)
-        values (%s, %s, %s, %s, %s, %s, %s, %s)
+        insert into drafts (ticket_id, body, citations, generator, model, incident_id, search_query, search_score,
+                            created_at)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))
         returning draft_id, status
         """,
         (ticket_id, body, Jsonb(citations), generator, model, incident.incident_id if incident else None,
-         query, score),
+         query, score, now),
     ).fetchone()
     assert row is not None
     draft_id, status = row
     conn.execute(
         """
         insert into ticket_events (ticket_id, event_type, occurred_at, actor, data, dedupe_key)
-        values (%s, 'drafted', now(), 'kb', %s, %s)
+        values (%s, 'drafted', coalesce(%s, now()), 'kb', %s, %s)
         """,
         (
             ticket_id,
+            now,
             Jsonb({"draft_id": draft_id, "generator": generator, "citations": citations,
                    "incident_id": incident.incident_id if incident else None}),
             f"drafted:{draft_id}",
@@ -238,8 +242,10 @@ def draft_for_ticket(
     claude: ClaudeDrafter | None = None,
     embedder: Embedder | None = _NOT_GIVEN,
     settings: KbSettings | None = None,
+    now: datetime | None = None,
 ) -> Draft | None:
-    """Write a pending draft for the ticket when an incident or the KB answers it; see module doc."""
+    """Write a pending draft for the ticket when an incident or the KB answers it; see module doc.
+    `now` dates the draft and its event (default: the database's clock); the demo's replay sets it."""
     settings = settings or load_kb_settings()
     # Everything, the ticket's read included, happens in one transaction block: on a connection
     # with no transaction open it commits at the end (callers such as the drafting outbox rely
@@ -254,7 +260,9 @@ def draft_for_ticket(
         if incident is not None:
             link_ticket(conn, ticket.ticket_id, incident)
             body = "\n\n".join([greeting, incident.customer_message.strip(), settings.sign_off])
-            return _store(conn, ticket.ticket_id, body=body, citations=[], generator="incident", incident=incident)
+            return _store(
+                conn, ticket.ticket_id, body=body, citations=[], generator="incident", incident=incident, now=now
+            )
 
         if ticket.tier not in settings.draft_tiers:
             return None
@@ -288,7 +296,7 @@ def draft_for_ticket(
                     return None
                 return _store(
                     conn, ticket.ticket_id, body=written.body, citations=[_citation(a) for a in written.cited],
-                    generator="claude", model=written.model, query=ticket.request_text, score=best_score,
+                    generator="claude", model=written.model, query=ticket.request_text, score=best_score, now=now,
                 )
 
         article = sources[0]
@@ -296,5 +304,5 @@ def draft_for_ticket(
         body = extractive_body(article, section_scores, greeting, settings)
         return _store(
             conn, ticket.ticket_id, body=body, citations=[_citation(article)], generator="extractive",
-            query=ticket.request_text, score=best_score,
+            query=ticket.request_text, score=best_score, now=now,
         )

@@ -110,3 +110,78 @@ def render_funnel(summary: FunnelSummary) -> str:
     for priority, count in summary.by_priority:
         add(f"  {priority:<26} {count:>5} {count / total:>6.1%}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class OutcomeSummary:
+    """Where tickets ended: resolved by tier, routing right first time, escalations, SLA outcomes."""
+
+    tickets: int
+    resolved_by_tier: list[tuple[int, int]]
+    open_tickets: int
+    right_first_time: int  # not re-assigned to another queue at its tier (the dashboards' definition)
+    escalated: int
+    escalated_on_breach: int  # of `escalated`: tickets the SLA monitor escalated at least once
+    escalation_paths: list[tuple[int, int, int]]  # from tier, to tier, tickets
+    sla: list[tuple[str, str, int]]  # clock, outcome, tickets
+
+
+def outcome_summary(conn: psycopg.Connection) -> OutcomeSummary:
+    row = conn.execute(
+        """select count(*), count(*) filter (where not is_resolved),
+                  count(*) filter (where not is_misrouted), count(*) filter (where is_escalated),
+                  count(*) filter (where is_escalated and exists (
+                      select 1 from stg_ticket_events as events
+                      where events.ticket_id = fct_tickets.ticket_id and events.event_type = 'escalated'
+                        and events.data ->> 'trigger' = 'sla_breach'))
+           from fct_tickets"""
+    ).fetchone()
+    assert row is not None
+    sla = _pairs(
+        conn,
+        """select clock, outcome, count(*) from (
+               select 'first response' as clock, first_response_sla as outcome from fct_tickets
+               union all select 'resolution', resolution_sla from fct_tickets) as clocks
+           group by 1, 2 order by 1, 2""",
+    )
+    return OutcomeSummary(
+        tickets=row[0],
+        resolved_by_tier=_pairs(
+            conn, "select resolving_tier, count(*) from fct_tickets where is_resolved group by 1 order by 1"
+        ),
+        open_tickets=row[1],
+        right_first_time=row[2],
+        escalated=row[3],
+        escalated_on_breach=row[4],
+        escalation_paths=_pairs(
+            conn,
+            """select first_tier, final_tier, count(*) from fct_tickets where is_escalated
+               group by 1, 2 order by 1, 2""",
+        ),
+        sla=[(str(clock), str(outcome), int(count)) for clock, outcome, count in sla],
+    )
+
+
+def render_outcomes(summary: OutcomeSummary) -> str:
+    total = summary.tickets
+    if total == 0:
+        return "No tickets yet."
+    lines = ["Resolved by tier:"]
+    for tier, count in summary.resolved_by_tier:
+        lines.append(f"  tier {tier}  {count:>5} {count / total:>6.1%}  {_bar(count, total)}")
+    lines.append(f"  open    {summary.open_tickets:>5} {summary.open_tickets / total:>6.1%}")
+    lines.append(
+        f"Routed right first time (not re-assigned at its tier): {summary.right_first_time} of {total} "
+        f"({summary.right_first_time / total:.1%})"
+    )
+    lines.append(
+        f"Escalated: {summary.escalated} ({summary.escalated / total:.1%}), of which "
+        f"{summary.escalated_on_breach} by the SLA monitor on a breach"
+    )
+    if summary.escalation_paths:
+        paths = ", ".join(f"{start}->{end}: {count}" for start, end, count in summary.escalation_paths)
+        lines.append(f"Escalation paths (first tier -> final tier): {paths}")
+    if summary.sla:
+        outcomes = "; ".join(f"{clock} {outcome} {count}" for clock, outcome, count in summary.sla)
+        lines.append(f"SLA outcomes: {outcomes}")
+    return "\n".join(lines)

@@ -17,9 +17,9 @@ What the app does (retool/README.md has the screens and the set-up):
   (fct_ticket_events). An account-health line is a hidden placeholder until the API returns one.
 - Actions, every one a POST of the approval API with the ticket id and draft id of the panel's
   GET /tickets/{id} response (so a stale selection can never act on another ticket's draft):
-  approve as drafted, approve with edits, reject with a reason, reassign, escalate, resolve,
-  reopen. Each refreshes the queue and the panel when it succeeds; failures show Retool's toaster
-  with the API's message (`detail`).
+  approve as drafted, approve with edits, reject with a reason, send a reply written by hand (no
+  draft waiting, tier 1 and up), reassign, escalate, resolve, reopen. Each refreshes the queue
+  and the panel when it succeeds; failures show Retool's toaster with the API's message (`detail`).
 
 SQL lives in retool/queries/*.sql (one query per file, reading marts only); Retool sends each as
 a prepared statement, every `{{ }}` a bind parameter.
@@ -204,6 +204,12 @@ def queries() -> list[Record]:
             f"Resolve ticket {TICKET_ID}?",
         ),
         ("reopenTicket", f"tickets/{TICKET_ID}/reopen", _json_body([("reason", f"JSON.stringify({reason})")]), None),
+        (
+            "sendHumanReply",
+            f"tickets/{TICKET_ID}/reply",
+            _json_body([("body", "JSON.stringify(draftEditor.value)")]),
+            f"Send this reply to the customer of ticket {TICKET_ID}?",
+        ),
     ]
     actions = [
         plugin(
@@ -347,7 +353,13 @@ DRAFT_INFO = (
     " + (pendingDraft.value.model ? ' (' + pendingDraft.value.model + ')' : '')"
     " + ' at ' + pendingDraft.value.created_at + ' · ' + pendingDraft.value.citations.length + ' citation(s)'"
     " + (pendingDraft.value.incident_id ? ' · from incident ' + pendingDraft.value.incident_id : '')"
-    " : 'No draft is waiting for a decision on this ticket.' }}"
+    " : (ticketDetail.data?.ticket.tier === 0 ? 'No draft is waiting for a decision on this ticket.'"
+    " : 'No draft is waiting: write your reply below and send it (it stops the first-response clock).') }}"
+)
+# A person may write a reply by hand when no draft waits, on an open ticket at tier 1 or higher.
+CAN_REPLY_BY_HAND = (
+    "!pendingDraft.value && !!ticketDetail.data && ticketDetail.data.ticket.tier > 0"
+    " && !['resolved', 'closed'].includes(ticketDetail.data.ticket.status)"
 )
 ACTIONS_INFO = (
     "##### Ticket actions\n"
@@ -526,9 +538,9 @@ def _draft_panel() -> list[Record]:
             "TextAreaWidget",
             widgets.text_area(
                 "Reply to the customer (edit it, then Approve with my edits)",
-                placeholder="No draft waiting",
+                placeholder="No draft waiting (tier 1 and up: write your reply here)",
                 value="{{ pendingDraft.value ? pendingDraft.value.body : '' }}",
-                disabled="{{ !pendingDraft.value }}",
+                disabled=f"{{{{ !pendingDraft.value && !({CAN_REPLY_BY_HAND}) }}}}",
                 min_lines=10,
             ),
             position=inside(1, 3.8),
@@ -587,6 +599,20 @@ def _draft_panel() -> list[Record]:
                 background="#c53030",
             ),
             position=inside(6.4, 0.8, col=8, width=4),
+        ),
+        plugin(
+            "sendReplyButton",
+            "widget",
+            "ButtonWidget2",
+            widgets.button(
+                "Send my reply",
+                [event("click", "sendHumanReply")],
+                disabled=f"{{{{ !({CAN_REPLY_BY_HAND}) || ticketDetail.isFetching || !draftEditor.value.trim() }}}}",
+                loading="{{ sendHumanReply.isFetching }}",
+                tooltip="No draft waiting (tier 1 and up): sends the text above as your reply, threaded",
+                background="#2b6cb0",
+            ),
+            position=inside(7.4, 0.8, col=0, width=6),
         ),
     ]
 

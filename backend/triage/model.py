@@ -381,6 +381,22 @@ def default_model(cache_dir: Path | None = None) -> TriageModel:
         return model
 
 
+def held_out_model(cache_dir: Path) -> TriageModel:
+    """The model trained on the written examples only, without those derived from the dev mailbox
+    (the demo mailbox is a copy of it), cached under `cache_dir/<version>/` like the default. The
+    demo classifies with it, so what it shows is what unseen mail gets, not recalled labels."""
+    examples = load_written_examples(include_dev=False)
+    encoder = shared_encoder()
+    version = data_version(list({e.key(): e for e in examples}.values()), HeadConfigs(), encoder.weights_digest)
+    directory = cache_dir / f"held-out-{version}"
+    try:
+        return load_model(directory, encoder=encoder)
+    except TriageModelError:
+        model, facts = train(examples, encoder=encoder)
+        save_model(model, facts, directory)
+        return model
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build or train the local triage model.")
     sub = parser.add_subparsers(dest="command", required=True)

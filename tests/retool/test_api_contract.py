@@ -28,6 +28,7 @@ ROUTES_USED = {
     ("POST", "/tickets/{ticket_id}/escalate"),
     ("POST", "/tickets/{ticket_id}/resolve"),
     ("POST", "/tickets/{ticket_id}/reopen"),
+    ("POST", "/tickets/{ticket_id}/reply"),
 }
 IDS = {"ticket_id": 17, "other_ticket_id": 18, "draft_id": 5, "account_id": "acct-sunrise"}
 # Where the app's data comes from: a query's `.data`, a transformer's `.value`, and the arrow
@@ -221,6 +222,9 @@ def test_the_app_works_a_queue_through_the_real_api(
 
     assert act("reassignTicket", wrong_queue)["ticket"]["route"] == "support-eng-integrations"
     assert [event[0] for event in events_of(api_db, wrong_queue)][-1] == "misrouted"
+    replied = act("sendHumanReply", wrong_queue)  # no draft waiting at tier 2: a reply by hand
+    assert (replied["draft"]["generator"], replied["draft"]["status"]) == ("human", "approved")
+    assert replied["outbox_id"] is not None
     escalated = act("escalateTicket", to_escalate)["ticket"]
     assert (escalated["tier"], escalated["route"]) == (2, "support-eng-core")
     assert act("resolveTicket", to_escalate)["ticket"]["status"] == "resolved"

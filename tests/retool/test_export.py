@@ -35,6 +35,7 @@ WRITES = {
     "escalateTicket",
     "resolveTicket",
     "reopenTicket",
+    "sendHumanReply",
 }
 
 
