@@ -2,7 +2,8 @@
 
 One function per corpus, each returning a dict of numbers (and the failing case ids, so a
 regression can be read, not just counted). `python -m backend.mail.measure` prints the tables that
-docs/results-mail.md reports. The corpora live outside the repository (``../shared`` beside the
+docs/results-mail.md reports (``--reply-only``: the reply-extraction table alone, ``-v``: every failing
+case). The corpora live outside the repository (``../shared`` beside the
 project root); a missing corpus raises `FileNotFoundError` naming the path (ours to fix, not a
 sender's failure).
 
@@ -367,6 +368,7 @@ def _pct(numerator: int, denominator: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     verbose = "-v" in args
+    reply_only = "--reply-only" in args  # skip the slower automated-mail, dev-mailbox and MIME sections
     reply = measure_reply_cases()
     print("## Reply extraction (reply_cases.jsonl)\n")
     print("| suite | all cases | portable | exact expected_reply |")
@@ -387,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             print("  FAIL", failure["id"], "portable" if failure["portable"] else "", failure["missing"],
                   failure["leaked"])
         print("  exact failures:", reply["exact_failures"])
+    if reply_only:
+        return 0
 
     automated = measure_automated_corpora()
     print("\n## Automated mail (external corpora)\n")

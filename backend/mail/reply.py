@@ -31,6 +31,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
 from backend.mail.html_text import html_to_text
 from backend.mail.message import ReplyParts
 
@@ -823,6 +825,64 @@ def _sender_signature_start(lines: Sequence[str], names: Sequence[str]) -> int |
     return None
 
 
+# Gmail wraps the history of a reply or forward in `div.gmail_quote` (the attribution in `div.gmail_attr`,
+# the quoted message in a `blockquote.gmail_quote` inside it); its composer's "Quote" formatting (the
+# indent-with-a-bar a sender applies to a passage of their own message) is a bare `blockquote.gmail_quote`
+# with neither. Other clients that borrow the class for cited history mark the block `type="cite"` or
+# put an attribution line right above it.
+_GMAIL_WRAPPER_CLASSES = frozenset({"gmail_quote", "gmail_quote_container", "gmail_extra"})
+
+
+def _classes(node: LexborNode) -> set[str]:
+    return set((node.attributes.get("class") or "").lower().split())
+
+
+def _text_above(node: LexborNode) -> str:
+    """The last non-blank line of text just before `node` inside its parent (or its parent's)."""
+    current: LexborNode | None = node
+    for _ in range(3):  # the block itself, then up to two wrapping elements
+        if current is None:
+            return ""
+        sibling = current.prev
+        while sibling is not None:
+            lines = [line.strip() for line in (sibling.text(deep=True) or "").splitlines() if line.strip()]
+            if lines:
+                return lines[-1]
+            sibling = sibling.prev
+        current = current.parent
+    return ""
+
+
+def _is_gmail_composed_quote(node: LexborNode) -> bool:
+    if "gmail_quote" not in _classes(node) or (node.attributes.get("type") or "").lower() == "cite":
+        return False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "blockquote" or _classes(parent) & _GMAIL_WRAPPER_CLASSES:
+            return False
+        parent = parent.parent
+    above = _text_above(node)
+    return not (above and _attribution_end([above], 0) is not None)
+
+
+def _without_composed_quotes(html: str) -> str | None:
+    """`html` with Gmail "Quote"-formatted passages turned into plain blocks; None when it has none."""
+    if "gmail_quote" not in html:
+        return None
+    parser = LexborHTMLParser(html)
+    composed = [node for node in parser.css("blockquote") if _is_gmail_composed_quote(node)]
+    if not composed:
+        return None
+    for node in composed:
+        # Block boundaries around the passage, so its lines do not run into the text beside it.
+        for insert in (node.insert_before, node.insert_after):
+            block = LexborHTMLParser("<div></div>").css_first("div")
+            if block is not None:
+                insert(block)
+        node.unwrap()
+    return parser.html
+
+
 def split_reply(text: str, *, html: str | None = None, sender: str | None = None) -> ReplyParts:
     """The new text of a reply, its signature, and the quoted history / forwarded message.
 
@@ -834,6 +894,12 @@ def split_reply(text: str, *, html: str | None = None, sender: str | None = None
     """
     names = _sender_names(sender)
     plain = text or ""
+    composed_html = _without_composed_quotes(html) if html else None
+    if composed_html is not None:
+        # The sender quoted a passage inside their own text with Gmail's "Quote" formatting: that passage
+        # is theirs. The text/plain rendering cannot tell it from a quoted reply, so read the HTML.
+        html = composed_html
+        plain = html_to_text(composed_html)
     if not plain.strip() and html:
         plain = html_to_text(html, mark_quotes=True)
         return _split_lines(_normalise(plain), names)[0]
