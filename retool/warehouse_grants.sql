@@ -22,6 +22,12 @@ begin
 end
 $$;
 
+-- The business-hours columns of the marts (fct_tickets' first response and resolution in business
+-- hours) come from functions that read the calendar table with the caller's rights, so the reader
+-- needs that table too. It holds open hours per day and timezone, no customer data, and is created
+-- once by migration 008, so this grant lasts across upgrades.
+grant select on business_calendar_days to tier0_retool;
+
 -- Belt and braces: every session of the user is read-only and a runaway query stops after 30 s.
 alter role tier0_retool set default_transaction_read_only = on;
 alter role tier0_retool set statement_timeout = '30s';
