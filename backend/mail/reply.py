@@ -12,6 +12,8 @@ marked) in three passes:
    "reply above this line" marker. Everything from there on is history.
 2. **">"-quotes** above the boundary are history too (with the attribution line introducing them), but
    unquoted text *between* quote blocks is kept: that is how inline (interleaved) replies are written.
+   One HTML exception: a passage the sender indented with Gmail's composer "Quote" formatting (a bare
+   `blockquote.gmail_quote`, outside Gmail's reply wrapper) is their own text, not history.
 3. **Signature**: from the bottom of what is left, the first of: a "-- " delimiter, a mobile-client line
    ("Sent from my iPhone", localised), a sign-off ("Best regards,", "Mit freundlichen Grüßen", …) or a
    "-Name" line followed only by a short name/title/phone block. A signature never starts on the first
