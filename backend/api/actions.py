@@ -130,6 +130,22 @@ def _result(conn: psycopg.Connection, ticket_id: int, event_ids: list[int]) -> A
     return ActionResult(ticket=ticket, events=fetch_events(conn, ticket_id, event_ids=event_ids))
 
 
+def _draft_result(
+    conn: psycopg.Connection, ticket_id: int, draft_id: int, event_id: int, *, outbox_id: int | None
+) -> DraftDecisionResult:
+    result = _result(conn, ticket_id, [event_id])
+    draft = fetch_draft(conn, draft_id)
+    assert draft is not None
+    return DraftDecisionResult(ticket=result.ticket, draft=draft, events=result.events, outbox_id=outbox_id)
+
+
+def _queue_reply(conn: psycopg.Connection, ticket_id: int, draft_id: int, ctx: ActionContext) -> int:
+    """Queue an approved reply for sending (one outbox row per draft) and mark the ticket touched."""
+    outbox_id = enqueue_send_reply(conn, ticket_id=ticket_id, draft_id=draft_id, automatic=False, available_at=ctx.now)
+    _touch(conn, ticket_id)
+    return outbox_id
+
+
 def _require_active(ticket: _Ticket, doing: str) -> None:
     if ticket.status in CLOSED_STATUSES:
         raise ConflictError(
@@ -195,14 +211,8 @@ def approve_draft(
         if edited:
             data["original_body"] = draft.body  # what the AI wrote, for measuring edits
         event_id = _event(conn, ticket_id, "draft_approved", user, ctx, data)
-        outbox_id = enqueue_send_reply(
-            conn, ticket_id=ticket_id, draft_id=draft_id, automatic=False, available_at=ctx.now
-        )
-        _touch(conn, ticket_id)
-        result = _result(conn, ticket_id, [event_id])
-        decided = fetch_draft(conn, draft_id)
-        assert decided is not None
-        return DraftDecisionResult(ticket=result.ticket, draft=decided, events=result.events, outbox_id=outbox_id)
+        outbox_id = _queue_reply(conn, ticket_id, draft_id, ctx)
+        return _draft_result(conn, ticket_id, draft_id, event_id, outbox_id=outbox_id)
 
 
 def reject_draft(
@@ -222,10 +232,7 @@ def reject_draft(
         )
         event_id = _event(conn, ticket_id, "draft_rejected", user, ctx, {"draft_id": draft_id, "reason": reason})
         _touch(conn, ticket_id)
-        result = _result(conn, ticket_id, [event_id])
-        decided = fetch_draft(conn, draft_id)
-        assert decided is not None
-        return DraftDecisionResult(ticket=result.ticket, draft=decided, events=result.events, outbox_id=None)
+        return _draft_result(conn, ticket_id, draft_id, event_id, outbox_id=None)
 
 
 def reply_by_hand(
@@ -259,14 +266,8 @@ def reply_by_hand(
         assert row is not None
         draft_id = int(row[0])
         event_id = _event(conn, ticket_id, "human_reply_queued", user, ctx, {"draft_id": draft_id})
-        outbox_id = enqueue_send_reply(
-            conn, ticket_id=ticket_id, draft_id=draft_id, automatic=False, available_at=ctx.now
-        )
-        _touch(conn, ticket_id)
-        result = _result(conn, ticket_id, [event_id])
-        written = fetch_draft(conn, draft_id)
-        assert written is not None
-        return DraftDecisionResult(ticket=result.ticket, draft=written, events=result.events, outbox_id=outbox_id)
+        outbox_id = _queue_reply(conn, ticket_id, draft_id, ctx)
+        return _draft_result(conn, ticket_id, draft_id, event_id, outbox_id=outbox_id)
 
 
 # --- moving tickets ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from backend.sending.message import OutgoingMessage
+from backend.sending.message import OutgoingMessage, ReplyContext, compose_reply
 from backend.sending.senders import SendError, SendReceipt
 
 
@@ -93,3 +94,27 @@ class FakeSender:
         if self.can_look_up and message_id in self.delivered_ids:
             return SendReceipt(provider_message_id="found")
         return None
+
+
+def sample_message(*, thread: str | None = "thread-1", message_id: str = "<m1@pam.example>") -> OutgoingMessage:
+    """One composed reply (with a dot-leading line, for SMTP's dot-stuffing) for the sender tests."""
+    context = ReplyContext(
+        ticket_id=1,
+        draft_id=2,
+        conversation_id=3,
+        body="Hi,\n\n.leading dot line\nReports > Export.\n",
+        to_address="maria@sunrise-motors.example",
+        to_name="Maria",
+        subject="Re: Export",
+        in_reply_to="<c@sunrise>",
+        references=("<c@sunrise>",),
+        gmail_thread_id=thread,
+    )
+    return compose_reply(
+        context,
+        from_address="support@pam.example",
+        from_name="Pam support",
+        message_id=message_id,
+        date=datetime(2026, 3, 4, 15, tzinfo=UTC),
+        automatic=False,
+    )

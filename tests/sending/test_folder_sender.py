@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from backend.sending.config import SendingConfigError, SendingSettings, sender_from_env
-from backend.sending.message import OutgoingMessage, ReplyContext, compose_reply
+from backend.sending.message import OutgoingMessage
 from backend.sending.senders import FolderSender, SendError
+from tests.sending.conftest import sample_message
 
 
 def _message(message_id: str) -> OutgoingMessage:
-    context = ReplyContext(
-        ticket_id=1,
-        draft_id=2,
-        conversation_id=3,
-        body="Hi,\n\nReports > Export.\n",
-        to_address="maria@sunrise-motors.example",
-        to_name="Maria",
-        subject="Re: Export",
-        in_reply_to="<c@sunrise>",
-        references=("<c@sunrise>",),
-        gmail_thread_id=None,
-    )
-    return compose_reply(
-        context,
-        from_address="support@pam.example",
-        from_name="Pam support",
-        message_id=message_id,
-        date=datetime(2026, 3, 4, 15, tzinfo=UTC),
-        automatic=False,
-    )
+    return sample_message(thread=None, message_id=message_id)
 
 
 def test_writes_the_exact_bytes_and_finds_them_again(tmp_path: Path) -> None:

@@ -4,39 +4,19 @@ document over HttpMockSequence (tests/mail_gmail/gmail_fakes.py)."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from backend.sending.message import OutgoingMessage, ReplyContext, compose_reply
+from backend.sending.message import OutgoingMessage
 from backend.sending.senders import GmailSender, SendError, SmtpSender
 from tests.mail_gmail.gmail_fakes import FakeGmail, api_error, ok
-from tests.sending.conftest import free_port
+from tests.sending.conftest import free_port, sample_message
 
 
 def _message(thread: str | None = "thread-1") -> OutgoingMessage:
-    context = ReplyContext(
-        ticket_id=1,
-        draft_id=2,
-        conversation_id=3,
-        body="Hi,\n\n.leading dot line\nReports > Export.\n",
-        to_address="maria@sunrise-motors.example",
-        to_name="Maria",
-        subject="Re: Export",
-        in_reply_to="<c@sunrise>",
-        references=("<c@sunrise>",),
-        gmail_thread_id=thread,
-    )
-    return compose_reply(
-        context,
-        from_address="support@pam.example",
-        from_name="Pam support",
-        message_id="<m1@pam.example>",
-        date=datetime(2026, 3, 4, 15, tzinfo=UTC),
-        automatic=False,
-    )
+    return sample_message(thread=thread)
 
 
 def _smtp(server: Controller) -> SmtpSender:
