@@ -198,6 +198,9 @@ def triage(
         return
     from backend.pipeline.results import contract_view
 
+    if not results:
+        # Not an error (an empty day's export is valid), but say so: no output could look like a hang.
+        typer.echo(f"no emails in {path} (a folder is read for *.eml files)", err=True)
     for result in results:
         if as_json:
             _print_json(contract_view(result))

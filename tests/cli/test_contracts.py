@@ -64,6 +64,12 @@ def test_triage_reports_a_bad_path_clearly(tmp_path: Path) -> None:
     assert "no such folder or mbox file" in result.stderr
 
 
+def test_triage_of_an_empty_folder_says_so(tmp_path: Path) -> None:
+    result = tier0("triage", str(tmp_path), "--json")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert f"no emails in {tmp_path}" in result.stderr
+
+
 def test_parse_json(tmp_path: Path) -> None:
     body = tmp_path / "reply.txt"
     body.write_text("Thanks, that fixed it.\n\nOn Mon, Oct 5, 2026 at 9:00 AM Pam Support wrote:\n> Try again\n")
