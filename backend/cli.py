@@ -28,6 +28,9 @@ api_app = typer.Typer(help="The approval API.", no_args_is_help=True)
 app.add_typer(api_app, name="api")
 kb_app = typer.Typer(help="Knowledge base: import, search, regression check, drafts.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+incident_app = typer.Typer(help="Known incidents: new tickets they explain get the incident message as draft.",
+                           no_args_is_help=True)
+kb_app.add_typer(incident_app, name="incident")
 metabase_app = typer.Typer(help="Metabase dashboards as code.", no_args_is_help=True)
 app.add_typer(metabase_app, name="metabase")
 marts_app = typer.Typer(help="Rollups behind the dashboards.", no_args_is_help=True)
@@ -387,7 +390,10 @@ def kb_search(
     if queries is not None and not queries.is_file():
         _fail(f"no such file: {queries}", code=2)
     with _kb_connection() as conn:
-        code = kb_search_command(conn, queries, query=query, as_json=as_json, echo=typer.echo)
+        try:
+            code = kb_search_command(conn, queries, query=query, as_json=as_json, echo=typer.echo)
+        except (ValueError, UnicodeDecodeError) as error:  # a bad line of the queries file
+            _fail(f"error: {error}", code=2)
     raise typer.Exit(code)
 
 
@@ -410,6 +416,47 @@ def kb_draft(ticket_id: Annotated[int, typer.Argument(help="ticket id")]) -> Non
 
     with _kb_connection() as conn:
         code = kb_draft_command(conn, ticket_id, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@incident_app.command("open")
+def incident_open(
+    area: Annotated[str, typer.Option(help="product area, as in policy.yaml")],
+    title: Annotated[str, typer.Option(help="short internal title")],
+    message: Annotated[str, typer.Option(help="what customers who write about it are told (their draft)")],
+    integration: Annotated[str | None, typer.Option(help="integration, as in policy.yaml (narrows the match)")] = None,
+) -> None:
+    """Open an incident: new tickets it explains are linked to it and get its message as their draft."""
+    from backend.kb.commands import incident_open_command
+    from backend.policy.model import load_policy
+    from backend.settings import get_settings
+
+    policy = load_policy(get_settings().policy_path)
+    with _kb_connection() as conn:
+        code = incident_open_command(conn, policy, product_area=area, title=title, customer_message=message,
+                                     integration=integration, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@incident_app.command("close")
+def incident_close(incident_id: Annotated[int, typer.Argument(help="incident id")]) -> None:
+    """Close an incident: new tickets are no longer linked to it."""
+    from backend.kb.commands import incident_close_command
+
+    with _kb_connection() as conn:
+        code = incident_close_command(conn, incident_id, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@incident_app.command("list")
+def incident_list(
+    include_closed: Annotated[bool, typer.Option("--all", help="closed incidents too")] = False,
+) -> None:
+    """Open incidents (with --all, closed ones too) and how many tickets each explains."""
+    from backend.kb.commands import incident_list_command
+
+    with _kb_connection() as conn:
+        code = incident_list_command(conn, include_closed=include_closed, echo=typer.echo)
     raise typer.Exit(code)
 
 

@@ -3,8 +3,8 @@
 Orchestration only; each task wraps one `backend` function and carries the retry policy:
 
 1. `draft_reply` rows: the knowledge base drafts a Tier-0 answer (backend.tier0.drafting, which
-   calls backend.kb.drafts.draft_for_ticket; Claude writes it when `use_claude` and
-   ANTHROPIC_API_KEY are set, else the extractive draft);
+   calls backend.kb.drafts.draft_for_ticket; Claude writes it when ANTHROPIC_API_KEY is set, unless
+   the run passes `use_claude=False`; else the extractive draft);
 2. Tier-0 auto-send, where the policy's `auto_send:` section allows it (off by default);
 3. `send_reply` rows: approved replies go out through the channel TIER0_REPLY_CHANNEL names
    (smtp or gmail; unset: they wait in the outbox);
@@ -31,25 +31,12 @@ class DeliveryFailed(Exception):
     """Some outbox rows failed with an internal error; they keep last_error on the row."""
 
 
-def _claude_drafter() -> Any:
-    settings = get_settings()
-    if settings.anthropic_api_key is None:
-        return None
-    import anthropic
-
-    from backend.kb.claude_drafter import ClaudeDrafter
-    from backend.kb.config import load_kb_settings
-
-    kb = load_kb_settings(settings.policy_path)
-    client = anthropic.Anthropic(api_key=settings.anthropic_api_key.get_secret_value())
-    return ClaudeDrafter(client, model=kb.claude_model, max_tokens=kb.claude_max_tokens)
-
-
 @task(retries=2, retry_delay_seconds=[30, 120])
 def draft_replies(limit: int, use_claude: bool) -> dict[str, Any]:
+    from backend.kb.claude_drafter import drafter_from_environment
     from backend.tier0.drafting import deliver_draft_outbox, kb_draft_function
 
-    claude = _claude_drafter() if use_claude else None
+    claude = drafter_from_environment() if use_claude else None
     with connect(autocommit=True) as conn:
         report = deliver_draft_outbox(conn, draft=kb_draft_function(claude=claude), limit=limit)
     return {
@@ -101,7 +88,7 @@ def file_linear_issues(limit: int) -> dict[str, Any]:
 
 
 @flow(name="deliver-outbox")
-def deliver_outbox(limit: int = 50, use_claude: bool = False) -> dict[str, Any]:
+def deliver_outbox(limit: int = 50, use_claude: bool = True) -> dict[str, Any]:
     """Draft Tier-0 answers, auto-send where allowed, send approved replies, file Linear issues."""
     logger = get_run_logger()
     drafts = draft_replies(limit, use_claude)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -111,3 +112,17 @@ class ClaudeDrafter:
         if not can_answer or not reply or not cited:
             return None
         return ClaudeDraft(body=reply, cited=cited, model=message.model or self.model)
+
+
+def drafter_from_environment(policy_path: Path | None = None) -> ClaudeDrafter | None:
+    """The Claude drafter when ANTHROPIC_API_KEY is set (model and token limit from the policy's
+    `kb:` section), else None: drafts are then extractive."""
+    from backend.kb.config import load_kb_settings
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    if settings.anthropic_api_key is None:
+        return None
+    kb = load_kb_settings(policy_path or settings.policy_path)
+    client = anthropic.Anthropic(api_key=settings.anthropic_api_key.get_secret_value())
+    return ClaudeDrafter(client, model=kb.claude_model, max_tokens=kb.claude_max_tokens)

@@ -6,6 +6,9 @@ the return value is the exit code):
     tier0 kb search "some question"           -> kb_search_command(conn, query="some question")
     tier0 kb check [--golden FILE]            -> kb_check_command(conn, FILE)
     tier0 kb draft TICKET_ID                  -> kb_draft_command(conn, TICKET_ID)
+    tier0 kb incident open --area A --title T --message M [--integration I]
+                                              -> incident_open_command(conn, policy, ...)
+    tier0 kb incident close ID / list         -> incident_close_command, incident_list_command
 
 Each commits its own work (import, draft) on the connection it is given.
 """
@@ -21,8 +24,10 @@ import psycopg
 from backend.kb.check import GoldenFileError, kb_check
 from backend.kb.drafts import draft_for_ticket
 from backend.kb.importer import import_kb
+from backend.kb.incidents import Incident, close_incident, list_incidents, open_incident
 from backend.kb.search import search_kb, search_queries_json
 from backend.paths import SAMPLE_DATA_DIR
+from backend.policy.model import Policy
 
 DEFAULT_GOLDEN = SAMPLE_DATA_DIR / "kb" / "golden.jsonl"
 
@@ -81,7 +86,9 @@ def kb_check_command(conn: psycopg.Connection, golden_path: Path = DEFAULT_GOLDE
 
 
 def kb_draft_command(conn: psycopg.Connection, ticket_id: int, echo: Echo = print) -> int:
-    draft = draft_for_ticket(conn, ticket_id)
+    from backend.kb.claude_drafter import drafter_from_environment
+
+    draft = draft_for_ticket(conn, ticket_id, claude=drafter_from_environment())
     conn.commit()
     if draft is None:
         echo(f"ticket {ticket_id}: no draft (no open incident explains it and no article answers it)")
@@ -89,4 +96,63 @@ def kb_draft_command(conn: psycopg.Connection, ticket_id: int, echo: Echo = prin
     echo(f"draft {draft.draft_id} ({draft.generator}, {draft.status}) citing "
          f"{[(citation['slug'], citation['version']) for citation in draft.citations]}")
     echo(draft.body)
+    return 0
+
+
+def _describe(incident: Incident) -> str:
+    scope = f"{incident.product_area}/{incident.integration}" if incident.integration else incident.product_area
+    state = f"closed {incident.ended_at:%Y-%m-%d %H:%M %Z}" if incident.ended_at else "open"
+    since = f"{incident.started_at:%Y-%m-%d %H:%M %Z}"
+    return f"incident {incident.incident_id} [{scope}] {incident.title!r}: {state}, since {since}"
+
+
+def incident_open_command(
+    conn: psycopg.Connection,
+    policy: Policy,
+    *,
+    product_area: str,
+    title: str,
+    customer_message: str,
+    integration: str | None = None,
+    echo: Echo = print,
+) -> int:
+    """Open an incident; from now on new tickets it explains are linked to it and drafted its message.
+    The area and integration must be the policy's: a typo would silently match no ticket."""
+    if product_area not in policy.product_areas:
+        echo(f"error: unknown product area {product_area!r}; the policy's: {', '.join(policy.product_areas)}")
+        return 2
+    if integration is not None and integration not in policy.integrations:
+        echo(f"error: unknown integration {integration!r}; the policy's: {', '.join(policy.integrations)}")
+        return 2
+    if not title.strip() or not customer_message.strip():
+        echo("error: an incident needs a title and the message customers will get")
+        return 2
+    incident = open_incident(conn, product_area=product_area, integration=integration, title=title.strip(),
+                             customer_message=customer_message.strip())
+    conn.commit()
+    echo(_describe(incident))
+    return 0
+
+
+def incident_close_command(conn: psycopg.Connection, incident_id: int, echo: Echo = print) -> int:
+    try:
+        incident = close_incident(conn, incident_id)
+    except LookupError as error:
+        conn.rollback()
+        echo(f"error: {error}")
+        return 1
+    conn.commit()
+    echo(_describe(incident))
+    return 0
+
+
+def incident_list_command(conn: psycopg.Connection, *, include_closed: bool = False, echo: Echo = print) -> int:
+    incidents = list_incidents(conn, include_closed=include_closed)
+    if not incidents:
+        echo("no open incidents" if not include_closed else "no incidents")
+    for incident in incidents:
+        linked = conn.execute(
+            "select count(*) from ticket_incidents where incident_id = %s", (incident.incident_id,)
+        ).fetchone()
+        echo(f"{_describe(incident)}; {linked[0] if linked else 0} tickets linked")
     return 0

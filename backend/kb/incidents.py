@@ -74,6 +74,17 @@ def close_incident(conn: psycopg.Connection, incident_id: int, ended_at: dt.date
     return Incident(*row)
 
 
+def list_incidents(conn: psycopg.Connection, *, include_closed: bool = False) -> list[Incident]:
+    """Open incidents (and closed ones when asked), newest first."""
+    rows = conn.execute(
+        f"""select {_COLUMNS} from incidents
+            where %s or ended_at is null
+            order by started_at desc, incident_id desc""",
+        (include_closed,),
+    ).fetchall()
+    return [Incident(*row) for row in rows]
+
+
 def matching_open_incident(
     conn: psycopg.Connection,
     *,

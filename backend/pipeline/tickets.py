@@ -271,8 +271,10 @@ def _record_creation(
     assert public_id is not None
     if decision.tier >= 2:
         _outbox(conn, "linear_issue", ticket_id, f"linear:{public_id[0]}", {"ticket_id": ticket_id})
-    if decision.tier == 0:
-        _outbox(conn, "draft_reply", ticket_id, f"draft:{public_id[0]}", {"ticket_id": ticket_id})
+    # Every new ticket is offered to drafting, whatever its tier: a ticket that matches an open
+    # incident gets the incident message as its draft (outages start at Tier 2/3), and the KB
+    # drafts only for the policy's `kb.draft_tiers` (Tier 0 answers, Tier 1 help for OPS).
+    _outbox(conn, "draft_reply", ticket_id, f"draft:{public_id[0]}", {"ticket_id": ticket_id})
     if decision.page_on_call or decision.priority == "P1":
         _outbox(conn, "page", ticket_id, f"page:{public_id[0]}", {"ticket_id": ticket_id, "priority": "P1"})
 

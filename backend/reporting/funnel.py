@@ -124,6 +124,32 @@ class OutcomeSummary:
     escalated_on_breach: int  # of `escalated`: tickets the SLA monitor escalated at least once
     escalation_paths: list[tuple[int, int, int]]  # from tier, to tier, tickets
     sla: list[tuple[str, str, int]]  # clock, outcome, tickets
+    tier0: Tier0Counts
+
+
+@dataclass(frozen=True)
+class Tier0Counts:
+    """Tickets by the fate of their AI draft (mart_funnel turns these into rates)."""
+
+    drafted: int
+    approved: int  # by a person
+    edited: int  # of approved
+    rejected: int
+    auto_sent: int
+    assumed_resolved: int
+    verified_resolved: int
+
+
+def _tier0_counts(conn: psycopg.Connection) -> Tier0Counts:
+    row = conn.execute(
+        """select count(*) filter (where is_drafted), count(*) filter (where is_draft_approved),
+                  count(*) filter (where is_draft_edited), count(*) filter (where is_draft_rejected),
+                  count(*) filter (where is_auto_sent), count(*) filter (where is_assumed_resolved),
+                  count(*) filter (where is_verified_resolved)
+           from fct_tickets"""
+    ).fetchone()
+    assert row is not None
+    return Tier0Counts(*(int(value) for value in row))
 
 
 def outcome_summary(conn: psycopg.Connection) -> OutcomeSummary:
@@ -159,6 +185,7 @@ def outcome_summary(conn: psycopg.Connection) -> OutcomeSummary:
                group by 1, 2 order by 1, 2""",
         ),
         sla=[(str(clock), str(outcome), int(count)) for clock, outcome, count in sla],
+        tier0=_tier0_counts(conn),
     )
 
 
@@ -184,4 +211,10 @@ def render_outcomes(summary: OutcomeSummary) -> str:
     if summary.sla:
         outcomes = "; ".join(f"{clock} {outcome} {count}" for clock, outcome, count in summary.sla)
         lines.append(f"SLA outcomes: {outcomes}")
+    t0 = summary.tier0
+    lines.append(
+        f"AI drafts: {t0.drafted} tickets ({t0.drafted / total:.1%} of requests); approved {t0.approved} "
+        f"({t0.edited} edited), rejected {t0.rejected}, auto-sent {t0.auto_sent}; Tier-0 resolutions assumed "
+        f"{t0.assumed_resolved}, verified {t0.verified_resolved}"
+    )
     return "\n".join(lines)

@@ -78,7 +78,10 @@ def _load(conn: psycopg.Connection, ticket_id: int, *, lock: bool) -> _Candidate
         (ticket_id,),
     ).fetchone()
     human = conn.execute(
-        """select actor, event_type from ticket_events where ticket_id = %s and actor like 'user:%%'
+        # People act as `user:<name>` through the API and as `staff:<address>` when they reply
+        # straight from the support mailbox; either means a person has the ticket.
+        """select actor, event_type from ticket_events
+           where ticket_id = %s and (actor like 'user:%%' or actor like 'staff:%%')
            order by occurred_at, event_id limit 1""",
         (ticket_id,),
     ).fetchone()
@@ -110,9 +113,9 @@ def _reasons(candidate: _Candidate, config: AutoSendConfig) -> list[str]:
         reasons.append(f"the ticket is {candidate.status}")
     if candidate.is_flagged_for_review:
         reasons.append("the ticket is flagged for review")
-    if rule is not None and (candidate.confidence is None or candidate.confidence < rule.min_confidence):
+    if rule is not None and (candidate.confidence is None or candidate.confidence <= rule.min_confidence):
         shown = "unknown" if candidate.confidence is None else f"{candidate.confidence:.2f}"
-        reasons.append(f"classification confidence {shown} is below {rule.min_confidence:.2f}")
+        reasons.append(f"classification confidence {shown} is not above {rule.min_confidence:.2f}")
     if candidate.draft_id is None:
         reasons.append("no pending draft: the knowledge base did not answer")
     elif candidate.generator not in config.generators:

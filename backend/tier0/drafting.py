@@ -1,6 +1,7 @@
 """Deliver the pipeline's `draft_reply` outbox rows: ask the knowledge base for a draft.
 
-The pipeline queues one `draft_reply` row per Tier-0 ticket (key `draft:<public_id>`).
+The pipeline queues one `draft_reply` row per new ticket (key `draft:<public_id>`); the KB decides
+whether it gets a draft (an open incident it matches, or an answer for a tier in `kb.draft_tiers`).
 `deliver_draft_outbox` takes each due row, calls `draft_for_ticket` (backend/kb/drafts.py, the
 KB engineer's; it writes the pending draft, its citations and a `drafted` event, or nothing when
 no article answers) and marks the row delivered either way: "no answer" is an outcome, not a

@@ -2,7 +2,11 @@
 -- they entered at, the tier that resolved them and their shares (shares of resolution, with the
 -- unresolved share, sum to 1), against the targets: each tier's target share of requests
 -- (config/policy.yaml) and the plan's Tier-0 share for the program month (the latest ramp point at or
--- before it; program month 1 is the month of policy setting program_start). All accounts.
+-- before it; program month 1 is the month of policy setting program_start). Tier 0's rates: draft rate
+-- (tickets with an AI draft / requests), approval and rejection rates (of drafted tickets, approved
+-- by a person / rejected), edit rate (of approved, edited before sending), auto-sent, and the assumed
+-- (no customer reply in 24 h) and verified (not reopened in 72 h) Tier-0 resolution rates (of
+-- requests). Rates are null when their denominator is 0. All accounts.
 -- grain: period grain x period start; key: (period_grain, period_start)
 create view mart_funnel as
 with grains as (
@@ -22,7 +26,14 @@ periods as (
         count(*) filter (where facts.resolving_tier = 1) as resolved_tier_1,
         count(*) filter (where facts.resolving_tier = 2) as resolved_tier_2,
         count(*) filter (where facts.resolving_tier = 3) as resolved_tier_3,
-        count(*) filter (where not facts.is_resolved) as unresolved
+        count(*) filter (where not facts.is_resolved) as unresolved,
+        count(*) filter (where facts.is_drafted) as drafted,
+        count(*) filter (where facts.is_draft_approved) as draft_approved,
+        count(*) filter (where facts.is_draft_edited) as draft_edited,
+        count(*) filter (where facts.is_draft_rejected) as draft_rejected,
+        count(*) filter (where facts.is_auto_sent) as auto_sent,
+        count(*) filter (where facts.is_assumed_resolved) as assumed_resolved,
+        count(*) filter (where facts.is_verified_resolved) as verified_resolved
     from stg_ticket_facts as facts
     cross join grains
     group by grains.period_grain, date_trunc(grains.period_grain, facts.created_at at time zone 'UTC')::date
@@ -78,6 +89,20 @@ select
     periods.resolved_tier_2::numeric / periods.requests as share_resolved_tier_2,
     periods.resolved_tier_3::numeric / periods.requests as share_resolved_tier_3,
     periods.unresolved::numeric / periods.requests as share_unresolved,
+    periods.drafted,
+    periods.draft_approved,
+    periods.draft_edited,
+    periods.draft_rejected,
+    periods.auto_sent,
+    periods.assumed_resolved,
+    periods.verified_resolved,
+    periods.drafted::numeric / periods.requests as draft_rate,
+    periods.draft_approved::numeric / nullif(periods.drafted, 0) as draft_approval_rate,
+    periods.draft_edited::numeric / nullif(periods.draft_approved, 0) as draft_edit_rate,
+    periods.draft_rejected::numeric / nullif(periods.drafted, 0) as draft_rejection_rate,
+    periods.auto_sent::numeric / periods.requests as auto_sent_rate,
+    periods.assumed_resolved::numeric / periods.requests as assumed_resolution_rate,
+    periods.verified_resolved::numeric / periods.requests as verified_resolution_rate,
     tier_targets.tier_0_share_low,
     tier_targets.tier_0_share_high,
     tier_targets.tier_1_share_low,

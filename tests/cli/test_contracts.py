@@ -123,3 +123,28 @@ def test_kb_search_json_imports_the_demo_kb_into_an_empty_database(empty_databas
 def test_eval_intents_missing_file_is_a_clear_error(args: list[str]) -> None:
     result = tier0(*args)
     assert result.returncode == 2 and "no such file: nope.csv" in result.stderr
+
+
+def test_kb_search_bad_queries_line_and_incident_commands(empty_database_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        upgrade_database(conn)
+    env = {"DATABASE_URL": empty_database_url, "TIER0_DATA_DIR": str(tmp_path / "data")}
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"query": "hours"}) + "\n{not json\n")
+    result = tier0("kb", "search", "--queries", str(queries), "--json", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"{queries}:2: not JSON" in result.stderr and "Traceback" not in result.stderr
+
+    result = tier0("kb", "incident", "open", "--area", "dashbord", "--title", "x", "--message", "y", env=env)
+    assert result.returncode == 2 and "unknown product area 'dashbord'" in result.stdout
+    result = tier0("kb", "incident", "open", "--area", "integrations", "--integration", "cdk",
+                   "--title", "CDK write failures", "--message", "CDK is rejecting writes; we are on it.", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[integrations/cdk] 'CDK write failures': open" in result.stdout
+    incident_id = result.stdout.split()[1]
+    listed = tier0("kb", "incident", "list", env=env)
+    assert f"incident {incident_id} [integrations/cdk]" in listed.stdout and "0 tickets linked" in listed.stdout
+    assert tier0("kb", "incident", "close", incident_id, env=env).returncode == 0
+    assert tier0("kb", "incident", "list", env=env).stdout.strip() == "no open incidents"
+    again = tier0("kb", "incident", "close", incident_id, env=env)
+    assert again.returncode == 1 and f"no open incident {incident_id}" in again.stdout

@@ -157,6 +157,12 @@ def test_people_follow_the_labels_through_the_api_and_only_once(
     assert (summary.tickets, summary.open_tickets, summary.right_first_time) == (5, 0, 4)
     assert dict(summary.resolved_by_tier)[0] == 2  # the two AI answers nobody wrote back to
     assert summary.escalated - summary.escalated_on_breach == 2  # tier 0 -> 3, and the extra split 0 -> 1
+    drafts = db.execute(
+        """select count(distinct ticket_id), count(distinct ticket_id) filter (where status = 'rejected')
+           from drafts where generator <> 'human'"""  # a reply by hand is stored as a 'human' draft
+    ).fetchone()
+    assert drafts is not None and (summary.tier0.drafted, summary.tier0.rejected) == drafts
+    assert summary.tier0.rejected >= 1  # the draft on the request that needs engineering
 
     # A second run changes nothing.
     before = db.execute("select count(*) from ticket_events").fetchone()

@@ -25,7 +25,9 @@ def test_request_becomes_routed_ticket_with_history_outbox_and_sla(db, config, a
     assert [e for t, e in events if t == first] == ["created", "classified", "routed"]
     assert [e for t, e in events if t == second] == ["created", "classified", "routed"]
     outbox = db.execute("select kind, ticket_id from outbox order by outbox_id").fetchall()
-    assert outbox == [("linear_issue", first), ("linear_issue", second)]
+    # Tier 2/3 tickets get a Linear issue; every ticket is offered to drafting (open incidents).
+    assert outbox == [("linear_issue", first), ("draft_reply", first), ("linear_issue", second),
+                      ("draft_reply", second)]
     # P2 in Chicago on a Monday at 10:00: first response within 1 business hour.
     due = db.execute("select first_response_due_at from tickets where ticket_id = %s", (second,)).fetchone()
     assert due is not None and due[0] == MONDAY_10AM_CHICAGO + timedelta(hours=1)
@@ -43,7 +45,7 @@ def test_reingesting_the_same_mail_changes_nothing(db, config, accounts) -> None
         "select (select count(*) from messages), (select count(*) from tickets), (select count(*) from ticket_events),"
         " (select count(*) from outbox)"
     ).fetchone()
-    assert counts_before == counts_after == (1, 1, 3, 1)
+    assert counts_before == counts_after == (1, 1, 3, 2)  # outbox: linear_issue + draft_reply
 
 
 def test_followup_attaches_and_followup_with_new_request_creates_ticket(db, config, accounts) -> None:
@@ -254,3 +256,25 @@ def test_llm_calls_are_recorded_with_the_tickets_they_served(db, policy, account
         "select ticket_id, sum(cost_share_usd) from llm_call_tickets group by ticket_id order by ticket_id"
     ).fetchall()
     assert [float(share) for _, share in per_ticket] == [0.00045, 0.00045]
+
+
+def test_a_new_tier3_ticket_that_matches_an_open_incident_gets_its_message_as_draft(db, config, accounts) -> None:
+    """Outages and bugs are routed to Tier 2/3, and those are the tickets an incident explains: the
+    drafting outbox (queued for every new ticket) links them and drafts the incident message."""
+    from backend.kb.incidents import open_incident
+    from backend.tier0.drafting import deliver_draft_outbox, kb_draft_function
+
+    incident = open_incident(db, product_area="dashboard", title="Dashboard outage",
+                             customer_message="The dashboard is down for everyone; we are on it.")
+    ingest(db, config, ("0001.eml", request_email(body="Hello\n[bug/dashboard]\n")))
+    ((ticket_id, tier),) = db.execute("select ticket_id, tier from tickets").fetchall()
+    assert tier == 3
+    report = deliver_draft_outbox(db, draft=kb_draft_function(embedder=None))
+    assert [result.outcome for result in report.results] == ["drafted"]
+    draft = db.execute("select generator, status, body from drafts where ticket_id = %s", (ticket_id,)).fetchone()
+    assert draft is not None and draft[:2] == ("incident", "pending")
+    assert "The dashboard is down for everyone; we are on it." in draft[2]
+    assert db.execute("select incident_id from ticket_incidents where ticket_id = %s", (ticket_id,)).fetchone() == (
+        incident.incident_id,
+    )
+    assert db.execute("select tier from tickets where ticket_id = %s", (ticket_id,)).fetchone() == (3,)

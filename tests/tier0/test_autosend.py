@@ -60,8 +60,9 @@ def test_an_allowed_ticket_is_sent_and_resolved_at_tier0(db: psycopg.Connection)
     ("overrides", "reason"),
     [
         ({"category": "account_access"}, "auto-send is off for category account_access"),
-        ({"confidence": 0.89}, "classification confidence 0.89 is below 0.90"),
-        ({"confidence": None}, "classification confidence unknown is below 0.90"),
+        ({"confidence": 0.89}, "classification confidence 0.89 is not above 0.90"),
+        ({"confidence": 0.90}, "classification confidence 0.90 is not above 0.90"),
+        ({"confidence": None}, "classification confidence unknown is not above 0.90"),
         ({"priority": "P2"}, "priority P2 is never auto-sent"),
         ({"priority": "P1", "tier": 1, "route": "ops"}, "priority P1 is never auto-sent"),
         ({"tier": 1, "route": "ops"}, "the ticket is at tier 1, not tier 0"),
@@ -99,6 +100,17 @@ def test_never_after_a_person_touched_the_ticket(db: psycopg.Connection) -> None
     decision = auto_send_decision(db, ticket_id, ENABLED)
     assert decision.reasons == ("a person has worked on the ticket (user:alice: relabelled)",)
     assert auto_send(db, ticket_id, ENABLED, now=NOW).sent is False
+
+
+def test_never_after_staff_replied_from_the_mailbox(db: psycopg.Connection) -> None:
+    ticket_id = _ticket(db)
+    db.execute(
+        """insert into ticket_events (ticket_id, event_type, occurred_at, actor, data)
+           values (%s, 'staff_replied', %s, 'staff:bob@support.example', '{}')""",
+        (ticket_id, NOW),
+    )
+    decision = auto_send_decision(db, ticket_id, ENABLED)
+    assert decision.reasons == ("a person has worked on the ticket (staff:bob@support.example: staff_replied)",)
 
 
 def test_a_person_and_auto_send_never_both_send(db: psycopg.Connection) -> None:

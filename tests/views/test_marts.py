@@ -136,6 +136,40 @@ def test_funnel_by_month_and_week(marts: psycopg.Connection) -> None:
     assert rows(marts, "select count(*), sum(requests) from mart_funnel where period_grain = 'day'") == [(8, 8)]
 
 
+def test_funnel_tier0_rates(marts: psycopg.Connection) -> None:
+    got = rows(
+        marts,
+        """select period_grain, period_start, drafted, draft_approved, draft_edited, draft_rejected, auto_sent,
+                  assumed_resolved, verified_resolved, draft_rate, draft_approval_rate, draft_edit_rate,
+                  draft_rejection_rate, auto_sent_rate, assumed_resolution_rate, verified_resolution_rate
+           from mart_funnel where period_grain in ('week', 'month') order by period_grain, period_start""",
+    )
+    third, eighth = Decimal(1) / 3, Decimal(1) / 8
+    assert [row[:9] for row in got] == [
+        # 101 (approved after an edit, assumed and verified resolved), 102 (auto-sent), 103 (rejected).
+        ("month", date(2024, 3, 1), 3, 1, 1, 1, 1, 1, 1),
+        ("week", date(2024, 3, 4), 3, 1, 1, 1, 1, 1, 1),
+        ("week", date(2024, 3, 11), 0, 0, 0, 0, 0, 0, 0),
+        ("week", date(2024, 3, 18), 0, 0, 0, 0, 0, 0, 0),
+    ]
+    def r(value: Decimal) -> Decimal:
+        return round(value, 6)
+
+    rates = [tuple(None if value is None else r(value) for value in row[9:]) for row in got]
+    assert rates == [
+        # month: 3 of 8 drafted; 1 of 3 approved, that 1 edited; 1 of 3 rejected; 1 of 8 auto-sent,
+        # assumed and verified.
+        (r(3 * eighth), r(third), r(Decimal(1)), r(third), r(eighth), r(eighth), r(eighth)),
+        # the week of 101-103: all 3 drafted.
+        (r(Decimal(1)), r(third), r(Decimal(1)), r(third), r(third), r(third), r(third)),
+        # no drafts: the draft-based rates have no denominator.
+        (r(Decimal(0)), None, None, None, r(Decimal(0)), r(Decimal(0)), r(Decimal(0))),
+        (r(Decimal(0)), None, None, None, r(Decimal(0)), r(Decimal(0)), r(Decimal(0))),
+    ]
+    daily = rows(marts, "select sum(drafted), sum(draft_rejected), sum(auto_sent), sum(verified_resolved) from funnel_daily")
+    assert daily == [(3, 1, 1, 1)]
+
+
 def test_resolution_times_per_tier(marts: psycopg.Connection) -> None:
     got = rows(
         marts,
