@@ -114,7 +114,7 @@ def _lock_ticket(conn: psycopg.Connection, ticket_id: int) -> tuple[int, str, st
         "select tier, route, status from tickets where ticket_id = %s for update", (ticket_id,)
     ).fetchone()
     if row is None:
-        raise TicketNotFound(f"ticket {ticket_id} does not exist")
+        raise TicketNotFound(f"ticket {ticket_id} not found")
     tier, route, status = row
     return int(tier), str(route), str(status)
 

@@ -211,7 +211,7 @@ def suggest_escalation(
         "select tier, route, product_area, category, status from tickets where ticket_id = %s", (ticket_id,)
     ).fetchone()
     if row is None:
-        raise TicketNotFound(f"ticket {ticket_id} does not exist")
+        raise TicketNotFound(f"ticket {ticket_id} not found")
     tier, route, product_area, category, status = int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4])
     if status not in OPEN_STATUSES:
         raise EscalationRefused(f"ticket {ticket_id} is {status}: there is nothing to escalate")

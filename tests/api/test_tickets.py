@@ -321,7 +321,8 @@ def test_unknown_ticket_is_404_for_every_action(client: TestClient, api_db: psyc
         response = _post(client, f"/tickets/424242/{action}", ops, body)
         assert response.status_code == 404, action
         assert response.json() == {"detail": "ticket 424242 not found"}
-    assert client.get("/tickets/424242", headers=bearer(ops)).status_code == 404
+    missing = client.get("/tickets/424242", headers=bearer(ops))
+    assert (missing.status_code, missing.json()) == (404, {"detail": "ticket 424242 not found"})
 
 
 # --- escalation suggestion ----------------------------------------------------------------------
@@ -338,7 +339,7 @@ def test_escalation_suggestion_names_route_and_reason(client: TestClient, api_db
     assert body["reason"]
     missing = client.get("/tickets/999999/escalation-suggestion", headers=bearer(ops))
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "ticket 999999 does not exist"}
+    assert missing.json() == {"detail": "ticket 999999 not found"}
     top = _ticket(api_db, tier=3, route="product-eng", category="bug", product_area="dashboard")
     refused = client.get(f"/tickets/{top}/escalation-suggestion", headers=bearer(ops))
     assert refused.status_code == 409

@@ -148,3 +148,25 @@ def test_kb_search_bad_queries_line_and_incident_commands(empty_database_url: st
     assert tier0("kb", "incident", "list", env=env).stdout.strip() == "no open incidents"
     again = tier0("kb", "incident", "close", incident_id, env=env)
     assert again.returncode == 1 and f"no open incident {incident_id}" in again.stdout
+
+
+def test_users_add_prints_a_token_that_the_store_accepts(empty_database_url: str, tmp_path: Path) -> None:
+    from backend.users.store import authenticate
+
+    env = {"DATABASE_URL": empty_database_url, "TIER0_DATA_DIR": str(tmp_path / "data")}
+    added = tier0("users", "add", "maria", "--role", "lead", env=env)
+    assert added.returncode == 0, added.stderr[-3000:]
+    assert added.stdout.splitlines()[0] == "user maria (lead) created. Bearer token (shown once, keep it secret):"
+    token = added.stdout.splitlines()[1]
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        user = authenticate(conn, token)
+        assert user is not None and (user.name, user.role) == ("maria", "lead")
+    again = tier0("users", "add", "maria", env=env)
+    assert again.returncode == 2 and "maria" in again.stderr
+    bad_role = tier0("users", "add", "nico", "--role", "root", env=env)
+    assert bad_role.returncode == 2 and "root" in bad_role.stderr
+    listed = tier0("users", "list", env=env).stdout
+    assert "maria" in listed and "lead" in listed and "1 token(s)" in listed
+    assert tier0("users", "revoke", "maria", env=env).stdout.strip() == "revoked 1 token(s) of maria"
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert authenticate(conn, token) is None
